@@ -1,0 +1,1 @@
+"""Anomaly detectors for GPU cluster telemetry."""

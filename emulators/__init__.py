@@ -1,0 +1,1 @@
+"""Emulated GPU cluster telemetry and training jobs, published to Kafka."""

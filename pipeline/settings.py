@@ -1,0 +1,86 @@
+"""Settings for every qianliyan process, read from ``QIANLIYAN_*`` environment variables.
+
+Nested groups use a double underscore: ``QIANLIYAN_KAFKA__BOOTSTRAP_SERVERS``,
+``QIANLIYAN_INFLUXDB__TOKEN``. Command-line options override the environment.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline import topics
+
+
+class KafkaSettings(BaseModel):
+    """Connection to the Kafka cluster and the names of the topics used."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = Field(
+        default="",
+        description="Prepended to every topic name, so that several pipelines can share one cluster.",
+    )
+    topic_partitions: int = Field(default=4, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1, description="Use 3 on a production cluster.")
+    request_timeout_ms: int = Field(default=30_000, ge=1_000)
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _check_servers(cls, value: str) -> str:
+        hosts = [part.strip() for part in value.split(",") if part.strip()]
+        for host in hosts:
+            if ":" not in host:
+                raise ValueError(f"bootstrap server {host!r} has no port; expected host:port such as 127.0.0.1:9092")
+        if not hosts:
+            raise ValueError("bootstrap_servers is empty; expected host:port such as 127.0.0.1:9092")
+        return ",".join(hosts)
+
+    def topic(self, name: str) -> str:
+        """Return the full topic name for one of the names in :mod:`pipeline.topics`."""
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def telemetry_topics(self) -> list[str]:
+        """Full names of every topic that carries telemetry or events into the worker."""
+        return [self.topic(name) for name in topics.INPUT_TOPICS]
+
+
+class InfluxDBSettings(BaseModel):
+    """Connection to InfluxDB through its v2 write API.
+
+    InfluxDB 1.8 serves that API too: there the bucket is ``database/retention_policy``
+    (``qianliyan`` alone means the default policy), the org is ignored and the token is
+    ``username:password``, or empty when authentication is off.
+    """
+
+    url: str = "http://127.0.0.1:8086"
+    token: SecretStr = SecretStr("")
+    org: str = "qianliyan"
+    bucket: str = "qianliyan"
+    batch_size: int = Field(default=5_000, ge=1, description="Maximum points in one write request.")
+    flush_interval_seconds: float = Field(default=1.0, gt=0, description="Maximum wait before a partial batch is written.")
+    timeout_ms: int = Field(default=10_000, ge=100)
+    max_retry_delay_seconds: float = Field(default=30.0, gt=0)
+
+
+class Settings(BaseSettings):
+    """Settings shared by the emulator, the worker and the command-line tools."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QIANLIYAN_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    influxdb: InfluxDBSettings = InfluxDBSettings()
+    app_id: str = Field(default="qianliyan", description="Faust application id, also the Kafka consumer group.")
+    max_message_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="Larger messages go to the dead-letter topic. Keep it below the broker's message.max.bytes.",
+    )
+    batch_max_messages: int = Field(default=1_000, ge=1, description="Maximum Kafka messages the worker handles per batch.")
+    log_level: str = "INFO"

@@ -1,0 +1,1 @@
+"""Sinks that store validated telemetry."""

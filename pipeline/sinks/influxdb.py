@@ -1,0 +1,119 @@
+"""Asynchronous InfluxDB writer with batching and retries, for the v2 write API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+import aiohttp
+from influxdb_client import Point
+from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+from influxdb_client.rest import ApiException
+
+from pipeline.errors import QianliyanError
+from pipeline.settings import InfluxDBSettings
+
+logger = logging.getLogger(__name__)
+
+# HTTP statuses that mean the points themselves are bad: retrying the same body cannot help.
+REJECTED_STATUSES = frozenset({400, 422})
+FIRST_RETRY_DELAY_SECONDS = 0.5
+
+
+class PointsRejectedError(QianliyanError):
+    """InfluxDB rejected the body of a write request (HTTP 400 or 422)."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"InfluxDB rejected the write with HTTP {status}: {body[:300]}")
+        self.status = status
+        self.body = body
+
+
+class InfluxWriter:
+    """Write points to one InfluxDB bucket.
+
+    Transient failures (timeouts, connection errors, HTTP 429, 5xx, and also 401, 403 and
+    404, which an operator can fix while the worker waits) are retried with capped
+    exponential backoff until the write succeeds, so the caller's Kafka offsets stay
+    uncommitted meanwhile. Points that InfluxDB rejects raise :class:`PointsRejectedError`.
+    """
+
+    def __init__(self, settings: InfluxDBSettings) -> None:
+        self.settings = settings
+        self._client: InfluxDBClientAsync | None = None
+
+    async def start(self) -> None:
+        """Open the HTTP client."""
+        self._client = InfluxDBClientAsync(
+            url=self.settings.url,
+            token=self.settings.token.get_secret_value(),
+            org=self.settings.org,
+            timeout=self.settings.timeout_ms,
+        )
+        logger.info("InfluxDB writer started url=%s bucket=%s org=%s", self.settings.url, self.settings.bucket, self.settings.org)
+
+    async def close(self) -> None:
+        """Close the HTTP client."""
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def write(self, points: Sequence[Point]) -> None:
+        """Write points in requests of at most ``batch_size`` points each.
+
+        Raises:
+            PointsRejectedError: InfluxDB rejected a request's points.
+        """
+        size = self.settings.batch_size
+        for start in range(0, len(points), size):
+            await self._write_with_retry(points[start : start + size])
+
+    async def _write_with_retry(self, points: Sequence[Point]) -> None:
+        delay = FIRST_RETRY_DELAY_SECONDS
+        attempt = 1
+        last_error = ""
+        while True:
+            try:
+                await self._write_once(points)
+            except PointsRejectedError:
+                raise
+            except (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                error = _describe(exc)
+                if error != last_error:
+                    logger.warning(
+                        "InfluxDB write failed, retrying bucket=%s points=%d attempt=%d retry_in_seconds=%.1f error=%s",
+                        self.settings.bucket, len(points), attempt, delay, error,
+                    )
+                    last_error = error
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.max_retry_delay_seconds)
+                attempt += 1
+            else:
+                if attempt > 1:
+                    logger.info("InfluxDB write succeeded after retries bucket=%s attempts=%d", self.settings.bucket, attempt)
+                return
+
+    async def _write_once(self, points: Sequence[Point]) -> None:
+        if self._client is None:
+            raise RuntimeError("InfluxWriter.start() must be awaited before write()")
+        started = time.perf_counter()
+        try:
+            await self._client.write_api().write(bucket=self.settings.bucket, record=list(points))
+        except ApiException as exc:
+            if exc.status in REJECTED_STATUSES:
+                body = exc.body.decode(errors="replace") if isinstance(exc.body, bytes) else str(exc.body)
+                raise PointsRejectedError(int(exc.status), body) from exc
+            raise
+        logger.debug(
+            "InfluxDB write bucket=%s points=%d elapsed_ms=%.1f",
+            self.settings.bucket, len(points), (time.perf_counter() - started) * 1000,
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ApiException):
+        body = exc.body.decode(errors="replace") if isinstance(exc.body, bytes) else str(exc.body)
+        return f"HTTP {exc.status} {body.strip()[:200]}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
