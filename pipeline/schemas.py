@@ -222,7 +222,40 @@ class JobProgress(Envelope):
     samples_per_second: Annotated[float, Field(ge=0)] | None = None
 
 
-TelemetryMessage = GpuTelemetry | CoolingTelemetry | DpuTelemetry | PowerTelemetry | HardwareEvent | JobProgress
+class GenericTelemetry(Envelope):
+    """Named numeric series of one entity from a replayed data set (SMD, NAB), keyed by entity."""
+
+    source: EntityId = Field(description="Data set or adapter name, for example 'smd' or 'nab'.")
+    entity: EntityId = Field(description="Machine or series the values belong to.")
+    values: dict[Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")], float | None] = Field(
+        min_length=1, max_length=512
+    )
+
+
+FaultScope = Literal["gpu", "node", "rack", "switch", "job", "cluster", "series"]
+
+
+class FaultTruth(_Record):
+    """Ground truth of one injected or labelled fault, keyed by fault id on ``faults.truth``.
+
+    ``end`` is None while the fault lasts; a second record with the same ``fault_id``
+    and an ``end`` closes it.
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    fault_id: EntityId
+    kind: EntityId = Field(description="Fault kind from the fault taxonomy, for example 'xid_79' or 'cdu_pump_failure'.")
+    scope: FaultScope
+    entity: EntityId = Field(description="Name of the GPU's node, the node, rack, switch, job or series.")
+    gpu: int | None = Field(default=None, ge=0, le=63)
+    start: AwareDatetime
+    end: AwareDatetime | None = None
+    onset: Literal["instant", "fast", "gradual"] = "instant"
+    cluster: EntityId = "default"
+    source: str = Field(default="emulator", max_length=64)
+
+
+TelemetryMessage = GpuTelemetry | CoolingTelemetry | DpuTelemetry | PowerTelemetry | HardwareEvent | JobProgress | GenericTelemetry
 
 MODEL_BY_TOPIC: Final[dict[str, type[Envelope]]] = {
     topics.GPU: GpuTelemetry,
@@ -231,6 +264,7 @@ MODEL_BY_TOPIC: Final[dict[str, type[Envelope]]] = {
     topics.POWER: PowerTelemetry,
     topics.HARDWARE_EVENTS: HardwareEvent,
     topics.JOB_PROGRESS: JobProgress,
+    topics.GENERIC: GenericTelemetry,
 }
 
 

@@ -11,6 +11,8 @@ DPU: Final = "telemetry.dpu"
 POWER: Final = "telemetry.power"
 HARDWARE_EVENTS: Final = "hardware.events"
 JOB_PROGRESS: Final = "job.progress"
+GENERIC: Final = "telemetry.generic"
+FAULTS_TRUTH: Final = "faults.truth"
 DEADLETTER: Final = "deadletter"
 
-INPUT_TOPICS: Final = (GPU, COOLING, DPU, POWER, HARDWARE_EVENTS, JOB_PROGRESS)
+INPUT_TOPICS: Final = (GPU, COOLING, DPU, POWER, HARDWARE_EVENTS, JOB_PROGRESS, GENERIC)

@@ -16,6 +16,7 @@ power          cluster, rack, pdu                        PowerWatts, PowerLimitW
 power_supply   cluster, rack, pdu, psu                   health, PowerOutputWatts, ...
 hardware_event cluster, rack, node, gpu, kind, severity  code, message, source, event_id
 job_progress   cluster, job, node                        rank, step, step_time_seconds, ...
+generic        cluster, source, entity                   the message's named values
 ============== ========================================= =====================================
 """
 
@@ -31,6 +32,7 @@ from pipeline.schemas import (
     CoolingTelemetry,
     DpuTelemetry,
     Envelope,
+    GenericTelemetry,
     GpuTelemetry,
     HardwareEvent,
     JobProgress,
@@ -55,6 +57,9 @@ def to_points(message: Envelope) -> list[Point]:
     if isinstance(message, JobProgress):
         fields = _fields(message, skip={"job", "node"})
         return [_point("job_progress", message.time, _tags(message, "job", "node"), fields)]
+    if isinstance(message, GenericTelemetry):
+        fields = {name: value for name, value in message.values.items() if value is not None}
+        return [_point("generic", message.time, _tags(message, "source", "entity"), fields)] if fields else []
     raise TypeError(f"no InfluxDB mapping for {type(message).__name__}")
 
 

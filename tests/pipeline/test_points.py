@@ -76,3 +76,18 @@ def test_event_point_tags_and_fields() -> None:
 
     assert line.startswith("hardware_event,cluster=default,gpu=3,kind=xid,node=n0,severity=critical ")
     assert "code=79i" in line
+
+
+def test_generic_point_skips_missing_values() -> None:
+    from pipeline.schemas import GenericTelemetry
+
+    message = GenericTelemetry.model_validate({
+        "schema_version": 1, "time": "2026-01-01T00:00:00Z", "source": "smd", "entity": "machine-1-1",
+        "values": {"cpu_r": 0.5, "mem_u": None},
+    })
+
+    line = to_points(message)[0].to_line_protocol()
+
+    assert line.startswith("generic,cluster=default,entity=machine-1-1,source=smd ")
+    assert "cpu_r=0.5" in line
+    assert "mem_u" not in line
