@@ -1,0 +1,60 @@
+"""Helpers shared by the command modules of the ``qianliyan`` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime, timezone
+from typing import Annotated, Optional
+
+import typer
+from pydantic import ValidationError
+
+from pipeline.settings import Settings
+
+BootstrapOption = Annotated[
+    Optional[str],
+    typer.Option("--bootstrap-servers", help="Kafka host:port list; default from QIANLIYAN_KAFKA__BOOTSTRAP_SERVERS or 127.0.0.1:9092."),
+]
+PrefixOption = Annotated[Optional[str], typer.Option("--topic-prefix", help="Prefix for every topic name.")]
+
+
+def load_settings(bootstrap_servers: str | None = None, topic_prefix: str | None = None) -> Settings:
+    """Read settings from the environment and apply the command-line overrides.
+
+    Exits with status 2 and the pydantic message when a variable is invalid.
+    """
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        typer.echo(f"error: invalid settings in the environment:\n{exc}", err=True)
+        raise typer.Exit(2) from exc
+    if bootstrap_servers is not None:
+        settings.kafka = settings.kafka.model_copy(update={"bootstrap_servers": bootstrap_servers})
+    if topic_prefix is not None:
+        settings.kafka = settings.kafka.model_copy(update={"topic_prefix": topic_prefix})
+    return settings
+
+
+def setup_logging(level: str) -> None:
+    """Send log records to standard error with time, level and logger name."""
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def parse_start(value: str | None) -> datetime | None:
+    """Parse an ISO 8601 time with a time zone, or 'now', into UTC; ``None`` stays ``None``."""
+    if value is None:
+        return None
+    if value == "now":
+        return datetime.now(timezone.utc).replace(microsecond=0)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise typer.BadParameter(f"invalid time {value!r}; expected ISO 8601 such as 2026-01-01T00:00:00Z, or 'now'") from exc
+    if moment.tzinfo is None:
+        raise typer.BadParameter(f"time {value!r} has no time zone; add Z for UTC")
+    return moment.astimezone(timezone.utc)
