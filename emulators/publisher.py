@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import orjson
 from kafka import KafkaProducer
-from kafka.errors import KafkaError, NoBrokersAvailable
+from kafka.errors import KafkaError
 
 from emulators.cluster import Record
 from pipeline.errors import ServiceUnavailableError
@@ -29,7 +29,7 @@ class KafkaPublisher:
                 linger_ms=20,
                 request_timeout_ms=settings.request_timeout_ms,
             )
-        except NoBrokersAvailable as exc:
+        except KafkaError as exc:
             raise ServiceUnavailableError(
                 f"no Kafka broker answered at {settings.bootstrap_servers}; start one with "
                 "'scripts/services.sh up' or set QIANLIYAN_KAFKA__BOOTSTRAP_SERVERS"

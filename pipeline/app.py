@@ -30,7 +30,6 @@ def create_app(settings: Settings) -> faust.App:
         value_serializer="raw",
         topic_partitions=kafka.topic_partitions,
         consumer_auto_offset_reset="earliest",
-        broker_request_timeout=kafka.request_timeout_ms / 1000,
         web_enabled=False,
         autodiscover=False,
     )

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable
 
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import KafkaError, NoBrokersAvailable, TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from pipeline import topics
 from pipeline.errors import ServiceUnavailableError
@@ -33,7 +33,7 @@ def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -
             client_id="qianliyan-admin",
             request_timeout_ms=settings.request_timeout_ms,
         )
-    except NoBrokersAvailable as exc:
+    except KafkaError as exc:
         raise ServiceUnavailableError(
             f"no Kafka broker answered at {settings.bootstrap_servers}; start one with "
             "'scripts/services.sh up' or set QIANLIYAN_KAFKA__BOOTSTRAP_SERVERS"
