@@ -1,0 +1,44 @@
+# Entry points for people and CI. Every target installs what it needs first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install services services-down test unit demo clean help
+
+help:
+	@echo "make install   create $(VENV) and install qianliyan with its test dependencies"
+	@echo "make services  install (first time) and start Kafka and InfluxDB on 127.0.0.1"
+	@echo "make test      install, start the services, run every test (unit and integration)"
+	@echo "make unit      run the tests that need no services"
+	@echo "make demo      install, start the services, run 'qianliyan demo'"
+	@echo "make services-down  stop Kafka and InfluxDB"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+services:
+	bash scripts/services.sh up
+
+services-down:
+	bash scripts/services.sh down
+
+# pytest exits with 5 when it collected no test; that is a failure here too.
+test: install services
+	$(BIN)/python -m pytest -ra tests; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; fi; \
+	exit $$status
+
+unit: install
+	$(BIN)/python -m pytest -ra -m "not integration" tests
+
+demo: install services
+	$(BIN)/qianliyan demo --seconds 30
+
+clean:
+	rm -rf $(VENV) build *.egg-info
