@@ -31,7 +31,7 @@ class KafkaPublisher:
             )
         except KafkaError as exc:
             raise ServiceUnavailableError(
-                f"no Kafka broker answered at {settings.bootstrap_servers}; start one with "
+                f"no Kafka broker responded at {settings.bootstrap_servers}; start one with "
                 "'scripts/services.sh up' or set QIANLIYAN_KAFKA__BOOTSTRAP_SERVERS"
             ) from exc
         self.sent = 0

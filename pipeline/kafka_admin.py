@@ -24,9 +24,9 @@ def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -
     """Create the topics that do not exist yet and return the names that were created.
 
     Raises:
-        ServiceUnavailableError: no broker answered at ``settings.bootstrap_servers``.
+        ServiceUnavailableError: no broker responded at ``settings.bootstrap_servers``.
     """
-    wanted = list(names) if names is not None else all_topic_names(settings)
+    requested = list(names) if names is not None else all_topic_names(settings)
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=settings.bootstrap_servers.split(","),
@@ -35,13 +35,13 @@ def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -
         )
     except KafkaError as exc:
         raise ServiceUnavailableError(
-            f"no Kafka broker answered at {settings.bootstrap_servers}; start one with "
+            f"no Kafka broker responded at {settings.bootstrap_servers}; start one with "
             "'scripts/services.sh up' or set QIANLIYAN_KAFKA__BOOTSTRAP_SERVERS"
         ) from exc
 
     try:
         existing = set(admin.list_topics())
-        missing = [name for name in wanted if name not in existing]
+        missing = [name for name in requested if name not in existing]
         if missing:
             new_topics = [NewTopic(name, num_partitions=settings.topic_partitions, replication_factor=settings.topic_replication_factor) for name in missing]
             try:
