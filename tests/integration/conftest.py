@@ -25,7 +25,7 @@ from pipeline.sinks import influxql
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 KAFKA_ADDRESS = ("127.0.0.1", int(os.environ.get("QIANLIYAN_KAFKA_PORT", "9092")))
-INFLUXDB_URL = os.environ.get("QIANLIYAN_TEST_INFLUXDB_URL", "http://127.0.0.1:8086")
+INFLUXDB_URL = f"http://127.0.0.1:{os.environ.get('QIANLIYAN_INFLUXDB_PORT', '8086')}"
 
 
 def _require(reason: str) -> None:
