@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -14,6 +14,7 @@ from pipeline.schemas import as_json_dict
 
 _NOT_ENTITY_CHARS = re.compile(r"[^A-Za-z0-9_.:/-]+")
 MAX_ENTITY_CHARS = 128
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def build_record(topic: str, key: str, model: type[BaseModel], value: dict[str, Any], source: str, line: int | None) -> Record:
@@ -23,11 +24,20 @@ def build_record(topic: str, key: str, model: type[BaseModel], value: dict[str, 
         ReplayParseError: the value fails the schema; the message names ``source`` and
             ``line`` and the failing fields.
     """
+    return Record(topic, key, as_json_dict(validate(model, value, source, line)))
+
+
+def validate(model: type[ModelT], value: dict[str, Any], source: str, line: int | None) -> ModelT:
+    """Return ``value`` validated as ``model``.
+
+    Raises:
+        ReplayParseError: the value fails the schema; the message names ``source``,
+            ``line`` and the failing fields.
+    """
     try:
-        message = model.model_validate(value)
+        return model.model_validate(value)
     except ValidationError as exc:
         raise ReplayParseError(source, line, describe_validation_error(exc, model.__name__)) from exc
-    return Record(topic, key, as_json_dict(message))
 
 
 def entity_name(text: str) -> str:
