@@ -31,7 +31,7 @@ def build_webhook_message(
         ValueError: ``alerts`` is empty.
     """
     _check_not_empty(alerts)
-    kept, truncated = _cap(alerts, max_alerts)
+    included, truncated = _cap(alerts, max_alerts)
     group = dict(group_labels or {})
     return WebhookMessage(
         group_key=group_key(receiver, group),
@@ -52,7 +52,7 @@ def build_webhook_message(
                 generator_url=alert.generator_url,
                 fingerprint=alert.fingerprint,
             )
-            for alert in kept
+            for alert in included
         ],
     )
 
@@ -64,7 +64,7 @@ def build_plain_message(alerts: Sequence[Alert], *, receiver: str, max_alerts: i
         ValueError: ``alerts`` is empty.
     """
     _check_not_empty(alerts)
-    kept, truncated = _cap(alerts, max_alerts)
+    included, truncated = _cap(alerts, max_alerts)
     return PlainMessage(
         status=_group_status(alerts),
         receiver=receiver,
@@ -79,7 +79,7 @@ def build_plain_message(alerts: Sequence[Alert], *, receiver: str, max_alerts: i
                 ends_at=alert.ends_at,
                 generator_url=alert.generator_url,
             )
-            for alert in kept
+            for alert in included
         ],
     )
 

@@ -66,6 +66,11 @@ class Alert(BaseModel):
                 raise ValueError(f"invalid label or annotation name {name!r}; use letters, digits and '_', not starting with a digit")
         return value
 
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _to_utc(cls, value: datetime | None) -> datetime | None:
+        return value.astimezone(timezone.utc) if value is not None else None
+
     @model_validator(mode="after")
     def _check_times(self) -> Alert:
         if self.status == "resolved" and self.ends_at is None:
@@ -81,7 +86,11 @@ class Alert(BaseModel):
 
 
 class _WireModel(BaseModel):
-    """Wire models: camelCase on the wire, snake_case in Python, unknown fields ignored."""
+    """Wire models: camelCase on the wire, snake_case in Python, unknown fields ignored.
+
+    Fields set separate validation and serialization aliases, not ``alias``, so type
+    checkers keep the snake_case names as constructor arguments.
+    """
 
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
@@ -92,9 +101,9 @@ class WebhookAlert(_WireModel):
     status: AlertStatus
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
-    starts_at: datetime = Field(alias="startsAt")
-    ends_at: datetime = Field(default=ZERO_TIME, alias="endsAt", description="ZERO_TIME while the alert has no end.")
-    generator_url: str = Field(default="", alias="generatorURL")
+    starts_at: datetime = Field(validation_alias="startsAt", serialization_alias="startsAt")
+    ends_at: datetime = Field(default=ZERO_TIME, validation_alias="endsAt", serialization_alias="endsAt", description="ZERO_TIME while the alert has no end.")
+    generator_url: str = Field(default="", validation_alias="generatorURL", serialization_alias="generatorURL")
     fingerprint: str
 
 
@@ -106,14 +115,14 @@ class WebhookMessage(_WireModel):
     """
 
     version: Literal["4"] = "4"
-    group_key: str = Field(alias="groupKey")
-    truncated_alerts: int = Field(default=0, ge=0, alias="truncatedAlerts")
+    group_key: str = Field(validation_alias="groupKey", serialization_alias="groupKey")
+    truncated_alerts: int = Field(default=0, ge=0, validation_alias="truncatedAlerts", serialization_alias="truncatedAlerts")
     status: AlertStatus
     receiver: str
-    group_labels: dict[str, str] = Field(default_factory=dict, alias="groupLabels")
-    common_labels: dict[str, str] = Field(default_factory=dict, alias="commonLabels")
-    common_annotations: dict[str, str] = Field(default_factory=dict, alias="commonAnnotations")
-    external_url: str = Field(default="", alias="externalURL")
+    group_labels: dict[str, str] = Field(default_factory=dict, validation_alias="groupLabels", serialization_alias="groupLabels")
+    common_labels: dict[str, str] = Field(default_factory=dict, validation_alias="commonLabels", serialization_alias="commonLabels")
+    common_annotations: dict[str, str] = Field(default_factory=dict, validation_alias="commonAnnotations", serialization_alias="commonAnnotations")
+    external_url: str = Field(default="", validation_alias="externalURL", serialization_alias="externalURL")
     alerts: list[WebhookAlert]
 
 

@@ -12,7 +12,7 @@ WebhookFormat = Literal["alertmanager", "plain"]
 
 
 class AlertSettings(BaseModel):
-    """Where alert notifications go and how hard the notifier tries.
+    """Destination, format, retry policy and outbox of alert notifications.
 
     The webhook URL is a secret because chat and paging services put their access token in
     the URL path.

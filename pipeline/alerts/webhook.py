@@ -27,7 +27,7 @@ class NotifyError(QianliyanError):
     """A webhook delivery attempt that failed.
 
     ``status`` is the HTTP status, or None when no response came (timeout, connection
-    error). ``retry`` tells whether a later attempt may succeed.
+    error). ``retry`` is True when a later attempt may succeed.
     """
 
     def __init__(self, message: str, *, retry: bool, status: int | None = None) -> None:
@@ -71,7 +71,7 @@ def backoff_delay(attempt: int, initial_seconds: float, max_seconds: float, rng:
     the wait is drawn uniformly between half the base and the base, so that notifiers that
     failed together do not retry together.
     """
-    base = min(max_seconds, initial_seconds * 2 ** (attempt - 1))
+    base = min(max_seconds, initial_seconds * 2.0 ** (attempt - 1))
     return base / 2 + rng.uniform(0, base / 2)
 
 
@@ -202,7 +202,7 @@ class WebhookNotifier:
                     return None
                 excerpt = (await response.content.read(BODY_EXCERPT_BYTES)).decode(errors="replace")
                 return NotifyError(
-                    f"webhook {self.redacted_url} answered HTTP {response.status}: {excerpt!r}",
+                    f"webhook {self.redacted_url} responded with HTTP {response.status}: {excerpt!r}",
                     retry=response.status >= 500,
                     status=response.status,
                 )
