@@ -9,13 +9,14 @@ import faust
 from pipeline import topics
 from pipeline.agents.store_telemetry import TelemetryStore
 from pipeline.deadletter import DeadLetterPublisher
+from pipeline.metrics import PipelineMetrics
 from pipeline.settings import Settings
 from pipeline.sinks.influxdb import InfluxWriter
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> faust.App:
+def create_app(settings: Settings, metrics: PipelineMetrics | None = None) -> faust.App:
     """Build the Faust app with its topics and agents.
 
     Input topics are read as raw bytes, so that a value which fails to decode reaches our
@@ -36,11 +37,16 @@ def create_app(settings: Settings) -> faust.App:
 
     telemetry = app.topic(*kafka.telemetry_topics, key_type=bytes, value_type=bytes)
     deadletter = app.topic(kafka.topic(topics.DEADLETTER), key_type=bytes, value_type=bytes)
+    metrics = metrics or PipelineMetrics()
     store = TelemetryStore(
-        writer=InfluxWriter(settings.influxdb),
+        writer=InfluxWriter(settings.influxdb, metrics),
         deadletter=DeadLetterPublisher(deadletter),
         topic_prefix=kafka.topic_prefix,
         max_message_bytes=settings.max_message_bytes,
+        metrics=metrics,
+        highwater=lambda tp: _highwater(app, tp),
+        app_id=settings.app_id,
+        stats_interval_seconds=settings.stats_interval_seconds,
     )
 
     @app.agent(telemetry, name="store_telemetry")
@@ -49,3 +55,10 @@ def create_app(settings: Settings) -> faust.App:
         await store.run(stream, settings.batch_max_messages, settings.influxdb.flush_interval_seconds)
 
     return app
+
+
+def _highwater(app: faust.App, tp: faust.types.TP) -> int | None:
+    try:
+        return int(app.consumer.highwater(tp))
+    except (KeyError, TypeError, AttributeError):
+        return None

@@ -38,8 +38,13 @@ def worker(
 
     settings = load_settings(bootstrap_servers, topic_prefix)
     setup_logging(settings.log_level)
+    from pipeline.metrics import PipelineMetrics
+
     ensure_topics(settings.kafka)
-    faust_app = create_app(settings)
+    metrics = PipelineMetrics()
+    if settings.metrics_port:
+        metrics.serve(settings.metrics_host, settings.metrics_port)
+    faust_app = create_app(settings, metrics)
     logger.info(
         "worker starting app_id=%s kafka=%s topic_prefix=%r influxdb=%s bucket=%s",
         settings.app_id, settings.kafka.bootstrap_servers, settings.kafka.topic_prefix,

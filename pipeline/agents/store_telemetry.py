@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
-from faust.types import EventT, StreamT
+from faust.types import TP, EventT, StreamT
 from influxdb_client import Point
 
 from pipeline import codec
 from pipeline.deadletter import DeadLetterPublisher
 from pipeline.errors import InvalidMessageError
+from pipeline.metrics import PipelineMetrics
 from pipeline.sinks.influxdb import InfluxWriter, PointsRejectedError
 from pipeline.sinks.points import to_points
 
@@ -30,11 +32,18 @@ SUMMARY_INTERVAL_SECONDS = 60.0
 @dataclass
 class _Decoded:
     event: EventT
+    time: datetime
     points: list[Point]
 
 
 class TelemetryStore:
-    """Validate events, dead-letter the invalid ones and write the rest to InfluxDB."""
+    """Validate events, dead-letter the invalid ones and write the rest to InfluxDB.
+
+    Args:
+        highwater: Returns a partition's high watermark (the offset of the next message to
+            be written), for the consumer-lag gauge; None leaves the gauge unset.
+        app_id: Tag of the ``pipeline_stats`` points this store writes.
+    """
 
     def __init__(
         self,
@@ -42,14 +51,23 @@ class TelemetryStore:
         deadletter: DeadLetterPublisher,
         topic_prefix: str,
         max_message_bytes: int,
+        metrics: PipelineMetrics | None = None,
+        highwater: Callable[[TP], int | None] | None = None,
+        app_id: str = "qianliyan",
+        stats_interval_seconds: float = 10.0,
     ) -> None:
         self.writer = writer
         self.deadletter = deadletter
         self.topic_prefix = topic_prefix
         self.max_message_bytes = max_message_bytes
+        self.metrics = metrics or PipelineMetrics()
+        self.highwater = highwater
+        self.app_id = app_id
+        self.stats_interval_seconds = stats_interval_seconds
         self.messages_stored = 0
         self.points_written = 0
         self._last_summary = time.monotonic()
+        self._last_stats = time.monotonic()
 
     async def run(self, stream: StreamT, batch_max_messages: int, within_seconds: float) -> None:
         """Consume the stream in batches until the worker stops."""
@@ -66,14 +84,17 @@ class TelemetryStore:
         decoded: list[_Decoded] = []
         for event in events:
             topic = self._topic_without_prefix(event.message.topic)
+            self.metrics.messages_processed.labels(topic=topic).inc()
             try:
                 message = codec.decode(topic, event.value, self.max_message_bytes)
             except InvalidMessageError as exc:
-                await self.deadletter.publish(event, exc.reason, type(exc).__name__)
+                await self._deadletter(event, topic, exc.reason, type(exc).__name__)
                 continue
-            decoded.append(_Decoded(event, to_points(message)))
+            decoded.append(_Decoded(event, message.time, to_points(message)))
 
         points = [point for item in decoded for point in item.points]
+        if self._stats_due():
+            points.append(self.metrics.to_point(self.app_id))
         try:
             await self.writer.write(points)
         except PointsRejectedError as exc:
@@ -83,15 +104,45 @@ class TelemetryStore:
             self.messages_stored += len(decoded)
             self.points_written += len(points)
 
+        self._observe(events, decoded)
+
     async def _write_one_by_one(self, decoded: Sequence[_Decoded]) -> None:
         for item in decoded:
             try:
                 await self.writer.write(item.points)
             except PointsRejectedError as exc:
-                await self.deadletter.publish(item.event, str(exc), type(exc).__name__)
+                topic = self._topic_without_prefix(item.event.message.topic)
+                await self._deadletter(item.event, topic, str(exc), type(exc).__name__)
             else:
                 self.messages_stored += 1
                 self.points_written += len(item.points)
+
+    async def _deadletter(self, event: EventT, topic: str, reason: str, error_class: str) -> None:
+        await self.deadletter.publish(event, reason, error_class)
+        self.metrics.messages_deadlettered.labels(topic=topic, error_class=error_class).inc()
+
+    def _observe(self, events: Sequence[EventT], decoded: Sequence[_Decoded]) -> None:
+        now = datetime.now(timezone.utc)
+        for item in decoded:
+            self.metrics.store_latency.observe(max((now - item.time).total_seconds(), 0.0))
+
+        if self.highwater is None:
+            return
+        last_offsets: dict[TP, int] = {}
+        for event in events:
+            last_offsets[event.message.tp] = event.message.offset
+        for tp, offset in last_offsets.items():
+            highwater = self.highwater(tp)
+            if highwater is not None:
+                lag = max(highwater - offset - 1, 0)
+                self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(lag)
+
+    def _stats_due(self) -> bool:
+        now = time.monotonic()
+        if now - self._last_stats < self.stats_interval_seconds:
+            return False
+        self._last_stats = now
+        return True
 
     def _topic_without_prefix(self, topic: str) -> str:
         if self.topic_prefix and topic.startswith(self.topic_prefix):
@@ -104,6 +155,6 @@ class TelemetryStore:
             return
         self._last_summary = now
         logger.info(
-            "telemetry stored messages=%d points=%d dead_lettered=%d",
-            self.messages_stored, self.points_written, self.deadletter.count,
+            "telemetry stored messages=%d points=%d dead_lettered=%d max_consumer_lag=%d",
+            self.messages_stored, self.points_written, self.deadletter.count, self.metrics.max_consumer_lag(),
         )

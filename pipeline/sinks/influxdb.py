@@ -13,6 +13,7 @@ from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.rest import ApiException
 
 from pipeline.errors import QianliyanError
+from pipeline.metrics import PipelineMetrics
 from pipeline.settings import InfluxDBSettings
 
 logger = logging.getLogger(__name__)
@@ -40,8 +41,9 @@ class InfluxWriter:
     uncommitted meanwhile. Points that InfluxDB rejects raise :class:`PointsRejectedError`.
     """
 
-    def __init__(self, settings: InfluxDBSettings) -> None:
+    def __init__(self, settings: InfluxDBSettings, metrics: PipelineMetrics | None = None) -> None:
         self.settings = settings
+        self.metrics = metrics
         self._client: InfluxDBClientAsync | None = None
 
     async def start(self) -> None:
@@ -87,6 +89,8 @@ class InfluxWriter:
                         self.settings.bucket, len(points), attempt, delay, error,
                     )
                     last_error = error
+                if self.metrics is not None:
+                    self.metrics.write_retries.inc()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.max_retry_delay_seconds)
                 attempt += 1
@@ -106,10 +110,11 @@ class InfluxWriter:
                 body = exc.body.decode(errors="replace") if isinstance(exc.body, bytes) else str(exc.body)
                 raise PointsRejectedError(int(exc.status), body) from exc
             raise
-        logger.debug(
-            "InfluxDB write bucket=%s points=%d elapsed_ms=%.1f",
-            self.settings.bucket, len(points), (time.perf_counter() - started) * 1000,
-        )
+        elapsed = time.perf_counter() - started
+        if self.metrics is not None:
+            self.metrics.write_latency.observe(elapsed)
+            self.metrics.points_written.inc(len(points))
+        logger.debug("InfluxDB write bucket=%s points=%d elapsed_ms=%.1f", self.settings.bucket, len(points), elapsed * 1000)
 
 
 def _describe(exc: BaseException) -> str:

@@ -28,6 +28,13 @@ KAFKA_ADDRESS = ("127.0.0.1", int(os.environ.get("QIANLIYAN_KAFKA_PORT", "9092")
 INFLUXDB_URL = f"http://127.0.0.1:{os.environ.get('QIANLIYAN_INFLUXDB_PORT', '8086')}"
 
 
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _require(reason: str) -> None:
     if os.environ.get("QIANLIYAN_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{reason}, and QIANLIYAN_REQUIRE_SERVICES=1 forbids skipping; run 'scripts/services.sh up'")
@@ -68,6 +75,8 @@ def settings(services: None) -> Iterator[Settings]:
         app_id=f"qianliyan-test-{run_id}",
         kafka=KafkaSettings(bootstrap_servers=f"{KAFKA_ADDRESS[0]}:{KAFKA_ADDRESS[1]}", topic_prefix=f"test-{run_id}."),
         influxdb=InfluxDBSettings(url=INFLUXDB_URL, bucket=database, flush_interval_seconds=0.5),
+        metrics_port=free_port(),
+        stats_interval_seconds=1.0,
     )
     influxql.query(settings.influxdb, f'CREATE DATABASE "{database}"', method="POST")
     yield settings
@@ -84,6 +93,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "QIANLIYAN_INFLUXDB__URL": settings.influxdb.url,
         "QIANLIYAN_INFLUXDB__BUCKET": settings.influxdb.bucket,
         "QIANLIYAN_INFLUXDB__FLUSH_INTERVAL_SECONDS": str(settings.influxdb.flush_interval_seconds),
+        "QIANLIYAN_METRICS_PORT": str(settings.metrics_port),
+        "QIANLIYAN_STATS_INTERVAL_SECONDS": str(settings.stats_interval_seconds),
     })
     return env
 

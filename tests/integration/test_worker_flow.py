@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import urllib.request
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -82,6 +83,15 @@ def test_emulator_run_lands_in_influxdb(settings: Settings, worker: subprocess.P
     assert tag_values(settings, "gpu", "rack") == set(topology.rack_names)
     assert tag_values(settings, "gpu", "gpu") == {str(index) for index in range(topology.gpus_per_node)}
     assert tag_values(settings, "cooling", "cdu") == {f"{rack}-cdu0" for rack in topology.rack_names}
+
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{settings.metrics_port}/metrics", timeout=5).read().decode()
+    assert f'qianliyan_messages_processed_total{{topic="{topics.GPU}"}} {float(SAMPLES * topology.node_count)}' in metrics
+    assert "qianliyan_influxdb_write_latency_seconds_count" in metrics
+    assert 'qianliyan_consumer_lag{partition="0",topic="' in metrics
+    wait_for(
+        lambda: influxql.count(settings.influxdb, "pipeline_stats", "messages_processed") > 0,
+        timeout_seconds=30, what="a pipeline_stats point", worker=worker, log=tmp_path / "worker.log",
+    )
 
     # A replay of the same seed and start, plus one more sample, overwrites instead of duplicating.
     run_emulation(settings.kafka, topology, seed=3, samples=SAMPLES + 1, start=START)
