@@ -8,7 +8,9 @@ import faust
 
 from pipeline import topics
 from pipeline.agents.store_telemetry import TelemetryStore
+from pipeline.anomalies import AnomalyPublisher
 from pipeline.deadletter import DeadLetterPublisher
+from pipeline.detection.engine import DetectionEngine
 from pipeline.metrics import PipelineMetrics
 from pipeline.settings import Settings
 from pipeline.sinks.influxdb import InfluxWriter
@@ -37,6 +39,7 @@ def create_app(settings: Settings, metrics: PipelineMetrics | None = None) -> fa
 
     telemetry = app.topic(*kafka.telemetry_topics, key_type=bytes, value_type=bytes)
     deadletter = app.topic(kafka.topic(topics.DEADLETTER), key_type=bytes, value_type=bytes)
+    anomalies = app.topic(kafka.topic(topics.ANOMALIES), key_type=bytes, value_type=bytes)
     metrics = metrics or PipelineMetrics()
     store = TelemetryStore(
         writer=InfluxWriter(settings.influxdb, metrics),
@@ -47,6 +50,7 @@ def create_app(settings: Settings, metrics: PipelineMetrics | None = None) -> fa
         highwater=lambda tp: _highwater(app, tp),
         app_id=settings.app_id,
         stats_interval_seconds=settings.stats_interval_seconds,
+        detection=(DetectionEngine(), AnomalyPublisher(anomalies)) if settings.detection_enabled else None,
     )
 
     @app.agent(telemetry, name="store_telemetry")

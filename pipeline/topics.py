@@ -14,5 +14,6 @@ JOB_PROGRESS: Final = "job.progress"
 GENERIC: Final = "telemetry.generic"
 FAULTS_TRUTH: Final = "faults.truth"
 DEADLETTER: Final = "deadletter"
+ANOMALIES: Final = "anomalies"
 
 INPUT_TOPICS: Final = (GPU, COOLING, DPU, POWER, HARDWARE_EVENTS, JOB_PROGRESS, GENERIC)

@@ -1,9 +1,10 @@
-"""Agent that validates telemetry and writes it to InfluxDB, at least once.
+"""Agent that validates telemetry, runs the detectors and writes to InfluxDB, at least once.
 
 Faust acknowledges the events of a ``take_events`` batch only after the loop body has
 finished, and commits only acknowledged offsets. The body returns only after every valid
 event's points were written to InfluxDB and every invalid event was acknowledged by the
-dead-letter topic, so a crash at any point replays the batch instead of losing it.
+dead-letter topic, and every anomaly was acknowledged by the ``anomalies`` topic, so a
+crash at any point replays the batch instead of losing it.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from faust.types import TP, EventT, StreamT
 from influxdb_client import Point
 
 from pipeline import codec
+from pipeline.anomalies import AnomalyPublisher, anomaly_point
 from pipeline.deadletter import DeadLetterPublisher
+from pipeline.detection.engine import DetectionEngine
 from pipeline.errors import InvalidMessageError
 from pipeline.metrics import PipelineMetrics
+from pipeline.schemas import Envelope
 from pipeline.sinks.influxdb import InfluxWriter, PointsRejectedError
 from pipeline.sinks.points import to_points
 
@@ -32,7 +36,7 @@ SUMMARY_INTERVAL_SECONDS = 60.0
 @dataclass
 class _Decoded:
     event: EventT
-    time: datetime
+    message: Envelope
     points: list[Point]
 
 
@@ -43,6 +47,8 @@ class TelemetryStore:
         highwater: Returns a partition's high watermark (the offset of the next message to
             be written), for the consumer-lag gauge; None leaves the gauge unset.
         app_id: Tag of the ``pipeline_stats`` points this store writes.
+        detection: Detectors to run on every valid message, with the publisher of their
+            anomalies; None stores telemetry only.
     """
 
     def __init__(
@@ -55,6 +61,7 @@ class TelemetryStore:
         highwater: Callable[[TP], int | None] | None = None,
         app_id: str = "qianliyan",
         stats_interval_seconds: float = 10.0,
+        detection: tuple[DetectionEngine, AnomalyPublisher] | None = None,
     ) -> None:
         self.writer = writer
         self.deadletter = deadletter
@@ -64,6 +71,7 @@ class TelemetryStore:
         self.highwater = highwater
         self.app_id = app_id
         self.stats_interval_seconds = stats_interval_seconds
+        self.detection = detection
         self.messages_stored = 0
         self.points_written = 0
         self._last_summary = time.monotonic()
@@ -90,9 +98,14 @@ class TelemetryStore:
             except InvalidMessageError as exc:
                 await self._deadletter(event, topic, exc.reason, type(exc).__name__)
                 continue
-            decoded.append(_Decoded(event, message.time, to_points(message)))
+            decoded.append(_Decoded(event, message, to_points(message)))
 
         points = [point for item in decoded for point in item.points]
+        if self.detection is not None:
+            engine, publisher = self.detection
+            anomalies = engine.process([item.message for item in decoded])
+            await publisher.publish(anomalies)
+            points += [anomaly_point(anomaly) for anomaly in anomalies]
         if self._stats_due():
             points.append(self.metrics.to_point(self.app_id))
         try:
@@ -124,7 +137,7 @@ class TelemetryStore:
     def _observe(self, events: Sequence[EventT], decoded: Sequence[_Decoded]) -> None:
         now = datetime.now(timezone.utc)
         for item in decoded:
-            self.metrics.store_latency.observe(max((now - item.time).total_seconds(), 0.0))
+            self.metrics.store_latency.observe(max((now - item.message.time).total_seconds(), 0.0))
 
         if self.highwater is None:
             return

@@ -1,0 +1,1 @@
+"""Run the detectors of ``detectors/`` on validated messages inside the worker."""

@@ -1,0 +1,93 @@
+"""Apply every detector to a batch of validated messages and collect the anomalies."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import pkgutil
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import detectors.rules
+from detectors.anomaly import Anomaly
+from detectors.rules.base import Rule, RuleState
+from pipeline.detection.gpu_stats import GpuStatsStage
+from pipeline.detection.job_stage import JobStage
+from pipeline.schemas import Envelope, GpuTelemetry, JobProgress
+
+logger = logging.getLogger(__name__)
+
+
+def default_rules() -> list[Rule[Any, Any]]:
+    """Build every concrete rule in ``detectors.rules`` with its default thresholds."""
+    rules: list[Rule[Any, Any]] = []
+    for module_info in pkgutil.iter_modules(detectors.rules.__path__):
+        module = importlib.import_module(f"detectors.rules.{module_info.name}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Rule) and not inspect.isabstract(cls) and cls.__module__ == module.__name__:
+                rules.append(cls())
+    return sorted(rules, key=lambda rule: rule.name)
+
+
+def state_key(message: Envelope) -> str:
+    """Return the entity whose rule state a message updates: its node, rack or job."""
+    for name in ("node", "job", "rack"):
+        value = getattr(message, name, None)
+        if value:
+            return str(value)
+    return message.cluster
+
+
+class DetectionEngine:
+    """Rules, per-GPU statistics and job-level detectors over the worker's messages.
+
+    NOTE: state lives in memory, so a restarted worker re-learns its statistics and may
+    report a condition that was already active once more.
+    """
+
+    def __init__(
+        self,
+        rules: Sequence[Rule[Any, Any]] | None = None,
+        gpu_stats: GpuStatsStage | None = None,
+        job_stage: JobStage | None = None,
+    ) -> None:
+        self.rules_by_type: dict[type[Envelope], list[Rule[Any, Any]]] = defaultdict(list)
+        for rule in rules if rules is not None else default_rules():
+            self.rules_by_type[rule.message_type].append(rule)
+        self.gpu_stats = gpu_stats if gpu_stats is not None else GpuStatsStage()
+        self.job_stage = job_stage if job_stage is not None else JobStage()
+        self._states: dict[tuple[str, str], RuleState] = {}
+        self.watermark: datetime | None = None
+
+    def process(self, messages: Sequence[Envelope]) -> list[Anomaly]:
+        """Run the detectors on messages in order and return the anomalies found."""
+        anomalies: list[Anomaly] = []
+        for message in messages:
+            anomalies += self._process_one(message)
+            if self.watermark is None or message.time > self.watermark:
+                self.watermark = message.time
+        if self.watermark is not None:
+            anomalies += self.job_stage.check_hangs(self.watermark)
+        return anomalies
+
+    def _process_one(self, message: Envelope) -> list[Anomaly]:
+        anomalies: list[Anomaly] = []
+        key = state_key(message)
+        for rule in self.rules_by_type.get(type(message), ()):
+            state = self._states.get((rule.name, key))
+            if state is None:
+                state = rule.new_state()
+                self._states[(rule.name, key)] = state
+            try:
+                anomalies += rule.check(message, state)
+            except (ValueError, TypeError, KeyError, ArithmeticError):
+                logger.exception("rule failed, skipping this message for it rule=%s key=%s time=%s", rule.name, key, message.time)
+
+        if isinstance(message, GpuTelemetry):
+            anomalies += self.gpu_stats.process(message)
+        elif isinstance(message, JobProgress):
+            anomalies += self.job_stage.process(message)
+        return anomalies
