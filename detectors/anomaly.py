@@ -34,9 +34,9 @@ class Anomaly(BaseModel):
         rack: Rack of the entity where the detector knows it, for correlation by place.
         detector: Detector name, for example ``rule.pcie_replay`` or ``stats.robust_z``.
         score: Anomaly score; higher means more anomalous. Rules report the observed value
-            divided by the threshold, so a score of 1.0 or more crossed the threshold.
-        threshold: Threshold that ``score`` is compared with, or None when the detector
-            reports a state (a leak detector in Critical) rather than a number.
+            in the unit of their limit (replays per minute, watts, a fraction of a baseline).
+        threshold: The limit that ``score`` crossed, in the same unit, or None when the
+            detector reports a state (a leak detector in Critical) rather than a number.
         severity: ``info``, ``warning`` (DCGM WARN) or ``critical`` (DCGM FAIL).
         evidence: Observed values behind the detection, flat and JSON-ready.
         fault_class: Fault kind the detector suspects, for example ``xid_79`` or

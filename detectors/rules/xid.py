@@ -1,0 +1,203 @@
+"""Xid classification with secondary Xids suppressed.
+
+The catalog holds NVIDIA's immediate action and fatal/non-fatal class per Xid, from the
+NVIDIA Xid catalog (docs.nvidia.com/deploy/xid-errors). Several Xids are usually
+consequences of an earlier one on the same node: 43 follows 13 or 31, 45 is cleanup after
+other errors, 63 records the row remap that a 48 caused, 94 is the contained form of a 48.
+The first non-secondary Xid of a node is the candidate cause, so a secondary Xid within
+``secondary_window_seconds`` after a primary one on the same node is suppressed. Alone, a
+secondary Xid is reported with its own action.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from pydantic import Field
+
+from detectors import thresholds
+from detectors.anomaly import Anomaly, Severity
+from detectors.rules.base import Rule, RuleState, gpu_anomaly, place_anomaly
+from pipeline.schemas import GpuTelemetry, HardwareEvent
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class XidInfo:
+    """One Xid code: NVIDIA's mnemonic and immediate action, and how the pipeline ranks it."""
+
+    mnemonic: str
+    action: str
+    fatal: bool
+    severity: Severity
+
+
+XID_CATALOG: Final[dict[int, XidInfo]] = {
+    13: XidInfo("GR_EXCEPTION", "RESTART_APP", False, "warning"),
+    31: XidInfo("FIFO_ERROR_MMU_ERR_FLT", "RESTART_APP", False, "warning"),
+    43: XidInfo("RESETCHANNEL_VERIF_ERROR", "IGNORE", False, "info"),
+    45: XidInfo("PREEMPTIVE_REMOVAL", "RESTART_FABRIC_MANAGER_IF_ALONE", False, "warning"),
+    46: XidInfo("GPU_TIMEOUT_ERROR", "RESET_GPU", True, "critical"),
+    48: XidInfo("GPU_ECC_DBE", "RESET_GPU", True, "critical"),
+    61: XidInfo("PMU_BREAKPOINT", "REPORT_ISSUE", True, "critical"),
+    62: XidInfo("PMU_HALT_ERROR", "RESET_GPU", True, "critical"),
+    63: XidInfo("INFOROM_DRAM_RETIREMENT_EVENT", "RESET_AT_NEXT_CHECKPOINT", False, "info"),
+    64: XidInfo("INFOROM_DRAM_RETIREMENT_FAILURE", "RESET_GPU", True, "critical"),
+    74: XidInfo("NVLINK_ERROR", "RESET_GPU", True, "critical"),
+    79: XidInfo("GPU_HAS_FALLEN_OFF_THE_BUS", "REBOOT_NODE", True, "critical"),
+    92: XidInfo("EXCESSIVE_SBE_INTERRUPTS", "IGNORE", False, "info"),
+    94: XidInfo("CONTAINED_ERROR", "RESTART_APP", False, "warning"),
+    95: XidInfo("UNCONTAINED_ERROR", "RESET_GPU", True, "critical"),
+    109: XidInfo("CTXSW_TIMEOUT_ERROR", "RESET_GPU", True, "critical"),
+    119: XidInfo("GSP_RPC_TIMEOUT", "RESET_GPU", True, "critical"),
+    120: XidInfo("GSP_ERROR", "RESET_GPU", True, "critical"),
+    136: XidInfo("ALI_TRAINING_FAIL", "RESET_GPU", True, "critical"),
+    140: XidInfo("UNRECOVERABLE_ECC_ERROR_ESCAPE", "RESET_GPU", True, "critical"),
+    154: XidInfo("GPU_RECOVERY_ACTION_CHANGED", "FOLLOW_STATED_ACTION", False, "warning"),
+}
+# Xid 144 to 150 are NVLink5 sub-unit errors (Blackwell); they are handled like Xid 74.
+for _code in range(144, 151):
+    XID_CATALOG[_code] = XidInfo(f"NVLINK5_{_code}", "RESET_GPU", True, "critical")
+
+SECONDARY_XIDS: Final = frozenset({43, 45, 63, 94})
+UNKNOWN_XID: Final = XidInfo("UNKNOWN", "REPORT_ISSUE", False, "warning")
+# Event ids remembered per node to drop repeats of an at-least-once delivery.
+SEEN_EVENT_IDS_MAX: Final = 64
+
+
+def classify_xid(code: int) -> XidInfo:
+    """Return the catalog entry of an Xid code, or a warning-level entry for an unknown code."""
+    return XID_CATALOG.get(code, UNKNOWN_XID)
+
+
+class XidState(RuleState):
+    """Per node: the latest primary Xid and recently seen event ids."""
+
+    last_primary_time: datetime | None = None
+    last_primary_code: int | None = None
+    seen_event_ids: list[str] = Field(default_factory=list)
+    last_xid_by_gpu: dict[str, int] = Field(default_factory=dict)
+
+
+def _secondary_of(state: XidState, code: int, time: datetime, window_seconds: float) -> int | None:
+    """Return the primary Xid that ``code`` follows, or None when it is not a suppressed secondary."""
+    if code not in SECONDARY_XIDS or state.last_primary_time is None:
+        return None
+    elapsed = (time - state.last_primary_time).total_seconds()
+    if 0 <= elapsed <= window_seconds:
+        return state.last_primary_code
+    return None
+
+
+def _remember(state: XidState, code: int, time: datetime) -> None:
+    if code not in SECONDARY_XIDS:
+        state.last_primary_time = time
+        state.last_primary_code = code
+
+
+class XidRule(Rule[HardwareEvent, XidState]):
+    """Classify Xid events from ``hardware.events`` and suppress secondary ones.
+
+    Each reported Xid gets ``fault_class`` ``xid_<code>``, the catalog severity, and NVIDIA's
+    immediate action in the evidence. Score 1.0, no numeric threshold.
+
+    Args:
+        secondary_window_seconds: How long after a primary Xid a secondary one on the same
+            node counts as its consequence.
+    """
+
+    name = "rule.xid"
+    message_type = HardwareEvent
+    state_type = XidState
+
+    def __init__(self, *, secondary_window_seconds: float = thresholds.XID_SECONDARY_WINDOW_SECONDS) -> None:
+        self.secondary_window_seconds = secondary_window_seconds
+
+    def check(self, message: HardwareEvent, state: XidState) -> list[Anomaly]:
+        """Classify one event of kind ``xid``; other kinds return no anomaly."""
+        if message.kind != "xid" or message.code is None:
+            return []
+        if message.event_id is not None:
+            if message.event_id in state.seen_event_ids:
+                logger.debug("dropped repeated event event_id=%s node=%s", message.event_id, message.node)
+                return []
+            state.seen_event_ids = (state.seen_event_ids + [message.event_id])[-SEEN_EVENT_IDS_MAX:]
+
+        code = message.code
+        primary = _secondary_of(state, code, message.time, self.secondary_window_seconds)
+        _remember(state, code, message.time)
+        if primary is not None:
+            logger.debug("suppressed secondary xid node=%s xid=%d primary_xid=%d", message.node, code, primary)
+            return []
+
+        info = classify_xid(code)
+        evidence = {"xid": code, "mnemonic": info.mnemonic, "action": info.action, "fatal": info.fatal, "source": message.source}
+        text = f"Xid {code} ({info.mnemonic}): NVIDIA action {info.action}"
+        if message.gpu is not None and message.node is not None:
+            return [
+                gpu_anomaly(
+                    self, message, message.gpu, score=1.0, threshold=None, severity=info.severity,
+                    evidence=evidence, fault_class=f"xid_{code}", text=text,
+                )
+            ]
+        entity, kind = (message.node, "node") if message.node is not None else (message.rack, "rack")
+        return [
+            place_anomaly(
+                self, message, entity=entity or "", entity_kind=kind, rack=message.rack, score=1.0, threshold=None,
+                severity=info.severity, evidence=evidence, fault_class=f"xid_{code}", text=text,
+            )
+        ]
+
+
+class XidFieldRule(Rule[GpuTelemetry, XidState]):
+    """Classify the last-Xid gauge ``DCGM_FI_DEV_XID_ERRORS`` of GPU telemetry.
+
+    dcgm-exporter publishes the code of the last Xid per GPU (0 for none). A change to a
+    non-zero code is treated as a new Xid; the same code twice in a row is one Xid,
+    because the gauge cannot show a repeat. Suppression works as in :class:`XidRule`.
+
+    Args:
+        secondary_window_seconds: How long after a primary Xid a secondary one on the same
+            node counts as its consequence.
+    """
+
+    name = "rule.xid_field"
+    message_type = GpuTelemetry
+    state_type = XidState
+
+    def __init__(self, *, secondary_window_seconds: float = thresholds.XID_SECONDARY_WINDOW_SECONDS) -> None:
+        self.secondary_window_seconds = secondary_window_seconds
+
+    def check(self, message: GpuTelemetry, state: XidState) -> list[Anomaly]:
+        """Report each GPU whose last-Xid gauge changed to a non-zero code."""
+        new_codes = []
+        for sample in message.gpus:
+            code = sample.DCGM_FI_DEV_XID_ERRORS
+            if code is None:
+                continue
+            previous = state.last_xid_by_gpu.get(str(sample.gpu), 0)
+            state.last_xid_by_gpu[str(sample.gpu)] = code
+            if code != 0 and code != previous:
+                new_codes.append((sample.gpu, code))
+
+        # Primary codes first, so that a secondary one in the same sample is suppressed.
+        new_codes.sort(key=lambda item: item[1] in SECONDARY_XIDS)
+        anomalies = []
+        for gpu, code in new_codes:
+            primary = _secondary_of(state, code, message.time, self.secondary_window_seconds)
+            _remember(state, code, message.time)
+            if primary is not None:
+                continue
+            info = classify_xid(code)
+            anomalies.append(
+                gpu_anomaly(
+                    self, message, gpu, score=1.0, threshold=None, severity=info.severity,
+                    evidence={"xid": code, "mnemonic": info.mnemonic, "action": info.action, "fatal": info.fatal},
+                    fault_class=f"xid_{code}", text=f"Xid {code} ({info.mnemonic}): NVIDIA action {info.action}",
+                )
+            )
+        return anomalies
