@@ -9,7 +9,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ClusterMap:
-    """Where each node sits, which nodes each job runs on, and which nodes are hot spares.
+    """Rack, leaf switch and jobs of each node, and the hot-spare pool.
 
     Attributes:
         node_rack: Rack of every node. Its keys are the cluster's nodes, spares included.

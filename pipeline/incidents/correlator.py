@@ -360,9 +360,9 @@ class Correlator:
         state = self._state
         window_start = watermark - timedelta(seconds=self.settings.persistence_window_seconds)
         for key in list(state.candidates):
-            kept = [item for item in state.candidates[key] if item.time >= window_start]
-            if kept:
-                state.candidates[key] = kept
+            recent = [item for item in state.candidates[key] if item.time >= window_start]
+            if recent:
+                state.candidates[key] = recent
             else:
                 del state.candidates[key]
 

@@ -1,10 +1,9 @@
 """Correlator settings: fault classes, inhibition and escalation rules, and their defaults.
 
-The rules are data so that a deployment can change them without code. The defaults follow
-the fault taxonomy of the project (GPU, node, rack, switch and job faults) and the usual
-consequences of each fault: a failing cooling loop heats every GPU on it, a switch failure
-drops the links of its nodes, Xid 43, 45, 63 and 94 follow a primary Xid, and the peers of
-one bad rank time out.
+The rules are data so that a deployment can change them without code. The defaults cover
+GPU, node, rack, switch and job faults and the usual consequences of each. A failing
+cooling loop heats every GPU on it, and a switch failure drops the links of its nodes.
+Xid 43, 45, 63 and 94 follow a primary Xid, and the peers of one bad rank time out.
 """
 
 from __future__ import annotations
@@ -48,7 +47,7 @@ class FaultClassRule(BaseModel):
 class InhibitRule(BaseModel):
     """A firing incident of a source class suppresses anomalies of the target classes.
 
-    The suppression holds where source and target share a value of ``domain``: the same
+    The suppression applies where source and target share a value of ``domain``: the same
     node, rack, leaf switch or job. Suppressed anomalies count on the source incident.
     """
 

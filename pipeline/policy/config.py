@@ -55,7 +55,7 @@ class Tier(BaseModel):
 
 
 class Guards(BaseModel):
-    """Limits on what the policy may do, whatever the rules say.
+    """Limits on the actions the policy issues, whatever its rules choose.
 
     Attributes:
         max_node_removals_per_hour: Nodes that cordon, exclude or spare-swap actions may take

@@ -1,8 +1,8 @@
 """Guards between the policy's decision and the ``actions`` topic.
 
-They drop repeats (idempotency keys and a cooldown per kind and target), hold back node
-removals beyond a rate and a share of the cluster (a page goes out instead), and hand out
-hot spares, falling back when the pool is empty. Guard state is a pydantic model that
+They drop repeats by idempotency key and by a cooldown per kind and target. A node removal
+beyond a rate or a share of the cluster becomes a page. ``swap_spare`` gets a free hot
+spare, or the fallback actions when the pool is empty. Guard state is a pydantic model that
 dumps to a JSON-ready dict. Time is the event time of the decision.
 """
 

@@ -158,7 +158,7 @@ def test_fault_free_stream_takes_no_action(cluster_map: ClusterMap) -> None:
     assert correlator.firing == []
 
 
-def test_pump_failure_end_to_end_one_rack_action_set(cluster_map: ClusterMap) -> None:
+def test_pump_failure_stream_caps_rack(cluster_map: ClusterMap) -> None:
     correlator = Correlator(cluster_map)
     policy = Policy(load_policy(), cluster_map)
     stream = [anomaly(0, "r000", "cdu_pump_failure", entity_kind="rack", severity="critical")]
