@@ -89,7 +89,7 @@ def _xids(*codes: int) -> tuple[str, ...]:
 DEFAULT_CLASSES: Final[tuple[FaultClassRule, ...]] = (
     # GPU faults.
     FaultClassRule(name="xid_79", scope="gpu", aliases=("gpu_fell_off_bus",), immediate=True),
-    FaultClassRule(name="ecc_uncorrectable", scope="gpu", aliases=(*_xids(48, 64, 95, 140), "ecc_dbe", "row_remap_failure"), immediate=True),
+    FaultClassRule(name="ecc_uncorrectable", scope="gpu", aliases=(*_xids(48, 64, 95, 140), "hbm_ecc_uncorrectable", "ecc_dbe", "row_remap_failure"), immediate=True),
     FaultClassRule(name="ecc_correctable_storm", scope="gpu", aliases=("xid_92", "ecc_sbe_storm", "row_remap_creep")),
     FaultClassRule(name="nvlink_fault", scope="gpu", aliases=(*_xids(74, 136, *range(144, 151)), "nvlink_down"), immediate=True),
     FaultClassRule(name="pcie_degradation", scope="gpu", aliases=("pcie_replay", "pcie_link_downgrade")),
@@ -98,7 +98,7 @@ DEFAULT_CLASSES: Final[tuple[FaultClassRule, ...]] = (
     FaultClassRule(name="xid_secondary", scope="gpu", aliases=_xids(43, 45, 63, 94)),
     FaultClassRule(name="gpu_thermal", scope="gpu", aliases=("thermal_throttle", "thermal_violation")),
     # Node faults.
-    FaultClassRule(name="psu_failure", scope="node", aliases=("node_power_loss",), immediate=True),
+    FaultClassRule(name="psu_failure", scope="node", aliases=("psu_fault", "node_power_loss"), immediate=True),
     FaultClassRule(name="host_fault", scope="node", immediate=True),
     FaultClassRule(name="link_flap", scope="node", aliases=("nic_link_flap", "link_down")),
     FaultClassRule(name="pfc_storm", scope="node", aliases=("pfc_pause_storm", "congestion")),
