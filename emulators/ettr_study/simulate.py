@@ -296,3 +296,38 @@ def simulate_policy(params: StudyParameters, policy: RecoveryPolicy, draws: Fail
         loss_by_category=loss_by_category,
         failure_counts=counts,
     )
+
+
+@dataclass(frozen=True)
+class StudyRun:
+    """Both policies over the same failure draws of one seed."""
+
+    seed: int
+    automatic: PolicyResult
+    manual: PolicyResult
+
+
+def run_study(params: StudyParameters, runs: int, repair_seconds: np.ndarray) -> list[StudyRun]:
+    """Run the study for ``runs`` consecutive seeds starting at ``params.seed``.
+
+    Args:
+        params: the study parameters.
+        runs: number of seeds, at least 1.
+        repair_seconds: measured node repair times to resample, in seconds.
+
+    Returns:
+        One :class:`StudyRun` per seed.
+
+    Raises:
+        ValueError: ``runs`` is below 1.
+    """
+    from emulators.ettr_study.failures import draw_failures
+
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, got {runs}")
+    results = []
+    for seed in range(params.seed, params.seed + runs):
+        draws = draw_failures(params, repair_seconds, seed)
+        results.append(StudyRun(seed, simulate_policy(params, params.automatic, draws), simulate_policy(params, params.manual, draws)))
+    logger.info("ettr study finished runs=%d nodes=%d duration_days=%s", runs, params.nodes, params.duration_days)
+    return results
