@@ -213,9 +213,10 @@ def dcgm_exporter_scrape_records(
     interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Record]:
-    """Scrape a dcgm-exporter URL every ``interval_seconds`` and yield each scrape's records.
+    """Return the records of scraping a dcgm-exporter URL every ``interval_seconds``.
 
-    Scrapes ``scrapes`` times, or until the consumer stops when it is None. Each scrape
+    The URL is checked at the call, and scraped as the iterator is consumed:
+    ``scrapes`` times, or until the consumer stops when it is None. Each scrape
     is stamped with the wall clock when it was taken, shifted to ``start`` if given.
 
     Raises:
@@ -225,6 +226,10 @@ def dcgm_exporter_scrape_records(
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise ReplayInputError(f"invalid scrape URL {url!r}; expected http:// or https://, such as http://127.0.0.1:9400/metrics")
     parser = DcgmExporterParser(url, node=node, rack=rack, cluster=cluster, shift=TimeShift(start))
+    return _scrapes(url, parser, scrapes, interval_seconds, sleep)
+
+
+def _scrapes(url: str, parser: DcgmExporterParser, scrapes: int | None, interval_seconds: float, sleep: Callable[[float], None]) -> Iterator[Record]:
     count = 0
     while scrapes is None or count < scrapes:
         if count:

@@ -84,10 +84,11 @@ def nab_records(
     cluster: str = "default",
     labels: bool = True,
 ) -> Iterator[Record]:
-    """Yield a NAB series as generic telemetry and its label windows as fault truth.
+    """Return a NAB series as generic telemetry and its label windows as fault truth.
 
-    Time stamps are kept (as UTC) unless ``start`` is given: then every time, windows
-    included, moves by the offset that puts the first row on ``start``.
+    Inputs are checked and windows read at the call; rows are read lazily. Time stamps
+    are kept (as UTC) unless ``start`` is given: then every time, windows included,
+    moves by the offset that puts the first row on ``start``.
 
     Raises:
         ReplayInputError: the series file is missing, or its labels are.
@@ -98,9 +99,11 @@ def nab_records(
     if not path.is_file():
         raise ReplayInputError(f"NAB series {name!r} not found at {path}; series look like realKnownCause/nyc_taxi")
     windows = read_windows(root, name) if labels else []
-    shift = TimeShift(start)
-    source = str(path)
+    return _series_records(path, name, windows, TimeShift(start), cluster)
 
+
+def _series_records(path: Path, name: str, windows: list[tuple[datetime, datetime]], shift: TimeShift, cluster: str) -> Iterator[Record]:
+    source = str(path)
     pending = list(enumerate(windows))
     with path.open(encoding="utf-8") as lines:
         header = next(lines, "").strip()

@@ -112,9 +112,10 @@ def smd_records(
     cluster: str = "default",
     labels: bool = True,
 ) -> Iterator[Record]:
-    """Yield one machine's rows as generic telemetry and its labelled runs as fault truth.
+    """Return one machine's rows as generic telemetry and its labelled runs as fault truth.
 
-    Rows are read lazily, one line at a time. Split ``all`` replays the train rows and
+    Inputs are checked and labels read at the call; rows are read lazily, one line at a
+    time, as the iterator is consumed. Split ``all`` replays the train rows and
     then the test rows on one continuous clock; only test rows carry labels.
 
     Raises:
@@ -129,26 +130,38 @@ def smd_records(
     if not test_path.is_file():
         available = ", ".join(machines_with_values(path)) or "none"
         raise ReplayInputError(f"SMD machine {machine!r} has no values in {root / 'test'}; machines with values: {available}")
+    train_path = root / "train" / f"{machine}.txt"
+    if split != "test" and not train_path.is_file():
+        raise ReplayInputError(f"SMD machine {machine!r} has no train values at {train_path}")
 
+    runs: list[tuple[int, int]] = []
+    label_rows: int | None = None
+    if labels and split != "train":
+        label_path = root / "test_label" / f"{machine}.txt"
+        if not label_path.is_file():
+            raise ReplayInputError(f"SMD machine {machine!r} has no labels at {label_path}; pass --no-labels to replay without them")
+        runs, label_rows = label_runs(label_path)
+    return _machine_records(machine, split, train_path, test_path, runs, label_rows, start, cluster)
+
+
+def _machine_records(
+    machine: str,
+    split: Split,
+    train_path: Path,
+    test_path: Path,
+    runs: list[tuple[int, int]],
+    label_rows: int | None,
+    start: datetime,
+    cluster: str,
+) -> Iterator[Record]:
     row_offset = 0
     if split in ("train", "all"):
-        train_path = root / "train" / f"{machine}.txt"
-        if not train_path.is_file():
-            raise ReplayInputError(f"SMD machine {machine!r} has no train values at {train_path}")
         for row_offset, record in enumerate(_value_records(train_path, machine, start, 0, cluster), start=1):
             yield record
     if split == "train":
         return
 
-    runs: list[tuple[int, int]] = []
-    label_rows: int | None = None
-    if labels:
-        label_path = root / "test_label" / f"{machine}.txt"
-        if not label_path.is_file():
-            raise ReplayInputError(f"SMD machine {machine!r} has no labels at {label_path}; pass --no-labels to replay without them")
-        runs, label_rows = label_runs(label_path)
     runs_by_row = {first: end for first, end in runs}
-
     rows = 0
     for rows, record in enumerate(_value_records(test_path, machine, start, row_offset, cluster), start=1):
         row = rows - 1

@@ -80,7 +80,7 @@ def telegraf_records(
     start: datetime | None = None,
     precision: Precision = "ns",
 ) -> Iterator[Record]:
-    """Yield one GpuTelemetry record per host and gather from a Telegraf output file.
+    """Return one GpuTelemetry record per host and gather of a Telegraf output file, read lazily.
 
     ``node`` names the node of lines without a ``host`` tag.
 
@@ -91,8 +91,11 @@ def telegraf_records(
     """
     if precision not in NANOSECONDS_PER_UNIT:
         raise ReplayInputError(f"unknown timestamp precision {precision!r}; expected one of {', '.join(NANOSECONDS_PER_UNIT)}")
+    return _file_records(path, node, rack, cluster, TimeShift(start), precision)
+
+
+def _file_records(path: Path, node: str | None, rack: str, cluster: str, shift: TimeShift, precision: str) -> Iterator[Record]:
     source = str(path)
-    shift = TimeShift(start)
     skipped: Counter[str] = Counter()
     gather = _Gather()
 
