@@ -113,7 +113,8 @@ def publish_replay(
         ReplayInputError: the source is malformed; what was published before the bad
             line stays published.
     """
-    ensure_topics(settings, [*all_topic_names(settings), settings.topic(topics.FAULTS_TRUTH)])
+    names = dict.fromkeys([*all_topic_names(settings), settings.topic(topics.FAULTS_TRUTH)])
+    ensure_topics(settings, list(names))
     publisher = KafkaPublisher(settings, client_id="qianliyan-replay")
     try:
         return replay_records(source, publisher, speed=speed, limit=limit, on_record=on_record)
