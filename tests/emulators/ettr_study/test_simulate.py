@@ -67,7 +67,7 @@ def test_zero_failures_lose_only_checkpoints() -> None:
     )
     result = run_study(params, 1, REPAIR_SECONDS)[0].automatic
 
-    # 30 days = 2,592,000 s hold 1,436 full periods of 1,805 s; the 20 s left stay before the next stall.
+    # 30 days = 2,592,000 s hold 1,436 full periods of 1,805 s. The 20 s left end before the next stall.
     assert result.badput_seconds["checkpoint"] == pytest.approx(1436 * 5.0)
     assert result.ettr == pytest.approx(1.0 - 1436 * 5.0 / 2_592_000.0, abs=1e-12)
     assert sum(seconds for kind, seconds in result.badput_seconds.items() if kind != "checkpoint") == 0.0
