@@ -1,0 +1,1 @@
+"""Fault injection: the fault taxonomy's kinds, scenarios, a random fault process and ground truth."""
