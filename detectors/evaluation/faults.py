@@ -1,0 +1,184 @@
+"""Event-level scoring of anomalies against injected faults: precision, recall, F1 and time to detect.
+
+A fault (``FaultTruth``) is detected when an anomaly about the same place arrives between
+the fault's start and its end plus ``grace_seconds``. Anomalies about one place (entity and
+GPU) that follow each other within ``merge_gap_seconds`` form one alarm; an alarm that
+matches no fault is a false alarm. Per fault kind:
+
+- recall = detected faults / faults,
+- precision = detected faults / (detected faults + false alarms attributed to the kind),
+  where a false alarm is attributed to the kind its anomalies named in ``fault_class``
+  (false alarms without a matching kind count only in the overall row),
+- time to detect = first matching anomaly time - fault start, in seconds.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from detectors.anomaly import Anomaly
+from detectors.evaluation.metrics import f1_from
+from pipeline.schemas import FaultTruth
+
+ALL_KINDS = "all"
+
+
+@dataclass(frozen=True)
+class FaultWindow:
+    """One fault merged from its start and end records."""
+
+    fault_id: str
+    kind: str
+    scope: str
+    entity: str
+    gpu: int | None
+    cluster: str
+    start: datetime
+    end: datetime | None
+
+
+@dataclass(frozen=True)
+class KindScores:
+    """Event-level figures of one fault kind, or of every kind for ``kind == "all"``."""
+
+    kind: str
+    faults: int
+    detected: int
+    false_alarms: int
+    precision: float
+    recall: float
+    f1: float
+    detect_seconds_median: float | None
+    detect_seconds_max: float | None
+
+
+def fault_windows(records: Iterable[FaultTruth]) -> list[FaultWindow]:
+    """Merge ground-truth records by ``fault_id``: the first start and the latest end win."""
+    merged: dict[str, FaultWindow] = {}
+    for record in records:
+        known = merged.get(record.fault_id)
+        end = record.end
+        if known is not None:
+            end = max((moment for moment in (known.end, record.end) if moment is not None), default=None)
+        start = record.start if known is None else min(known.start, record.start)
+        merged[record.fault_id] = FaultWindow(
+            record.fault_id, record.kind, record.scope, record.entity, record.gpu, record.cluster, start, end
+        )
+    return sorted(merged.values(), key=lambda window: window.start)
+
+
+def matches_place(window: FaultWindow, anomaly: Anomaly, members: Mapping[str, Collection[str]]) -> bool:
+    """Return whether an anomaly is about the fault's place.
+
+    A GPU fault matches anomalies on that GPU or on its whole node; a node fault matches
+    anomalies on the node or any of its GPUs; a rack fault matches anomalies on the rack
+    or anything in it; a cluster fault matches anything in the cluster. Other scopes (job,
+    switch, series) match their own entity and the entities listed in ``members``.
+    """
+    if anomaly.cluster != window.cluster:
+        return False
+    if window.scope == "cluster":
+        return True
+    if window.scope == "gpu":
+        return anomaly.entity == window.entity and anomaly.gpu in (None, window.gpu)
+    if window.scope == "node":
+        return anomaly.entity == window.entity
+    if window.scope == "rack" and anomaly.rack == window.entity:
+        return True
+    return anomaly.entity == window.entity or anomaly.entity in members.get(window.entity, ())
+
+
+def _alarms(anomalies: list[Anomaly], merge_gap_seconds: float) -> list[list[Anomaly]]:
+    """Group anomalies per place into alarms of anomalies no more than the gap apart."""
+    by_place: dict[tuple[str, str, int | None], list[Anomaly]] = defaultdict(list)
+    for anomaly in anomalies:
+        by_place[(anomaly.cluster, anomaly.entity, anomaly.gpu)].append(anomaly)
+
+    alarms = []
+    for items in by_place.values():
+        items.sort(key=lambda anomaly: anomaly.time)
+        current = [items[0]]
+        for anomaly in items[1:]:
+            if (anomaly.time - current[-1].time).total_seconds() <= merge_gap_seconds:
+                current.append(anomaly)
+            else:
+                alarms.append(current)
+                current = [anomaly]
+        alarms.append(current)
+    return alarms
+
+
+def score_faults(
+    truth: Iterable[FaultTruth],
+    anomalies: Iterable[Anomaly],
+    *,
+    grace_seconds: float = 60.0,
+    merge_gap_seconds: float = 30.0,
+    members: Mapping[str, Collection[str]] | None = None,
+    end_of_run: datetime | None = None,
+) -> list[KindScores]:
+    """Score anomalies against injected faults; returns one row per fault kind, then ``all``.
+
+    Args:
+        truth: Ground-truth records from ``faults.truth``.
+        anomalies: Anomalies published during the same run.
+        grace_seconds: Detections this long after a fault's end still count for it.
+        merge_gap_seconds: Anomalies of one place this close in time form one alarm.
+        members: Entities that belong to a job or switch, for faults of those scopes.
+        end_of_run: End of faults that never got an end record; default the last anomaly.
+    """
+    windows = fault_windows(truth)
+    items = sorted(anomalies, key=lambda anomaly: anomaly.time)
+    places = members or {}
+    horizon = end_of_run or (items[-1].time if items else None)
+
+    detect_seconds: dict[str, list[float]] = defaultdict(list)
+    matched_ids: set[int] = set()
+    for window in windows:
+        end = window.end or horizon
+        limit = None if end is None else end.timestamp() + grace_seconds
+        hits = [
+            anomaly
+            for anomaly in items
+            if anomaly.time >= window.start and (limit is None or anomaly.time.timestamp() <= limit) and matches_place(window, anomaly, places)
+        ]
+        matched_ids.update(id(anomaly) for anomaly in hits)
+        if hits:
+            detect_seconds[window.kind].append((hits[0].time - window.start).total_seconds())
+
+    false_by_kind: dict[str, int] = defaultdict(int)
+    false_total = 0
+    kinds = {window.kind for window in windows}
+    for alarm in _alarms(items, merge_gap_seconds) if items else []:
+        if any(id(anomaly) in matched_ids for anomaly in alarm):
+            continue
+        false_total += 1
+        named = {anomaly.fault_class for anomaly in alarm} & kinds
+        for kind in named:
+            false_by_kind[kind] += 1
+
+    rows = [_row(kind, [w for w in windows if w.kind == kind], detect_seconds[kind], false_by_kind[kind]) for kind in sorted(kinds)]
+    rows.append(_row(ALL_KINDS, windows, [value for values in detect_seconds.values() for value in values], false_total))
+    return rows
+
+
+def _row(kind: str, windows: list[FaultWindow], seconds: list[float], false_alarms: int) -> KindScores:
+    detected = len(seconds)
+    recall = detected / len(windows) if windows else 0.0
+    precision = detected / (detected + false_alarms) if detected + false_alarms else 0.0
+    return KindScores(
+        kind=kind,
+        faults=len(windows),
+        detected=detected,
+        false_alarms=false_alarms,
+        precision=precision,
+        recall=recall,
+        f1=f1_from(precision, recall),
+        detect_seconds_median=float(np.median(seconds)) if seconds else None,
+        detect_seconds_max=float(max(seconds)) if seconds else None,
+    )
