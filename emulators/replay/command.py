@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Optional, cast
 
 import typer
 
@@ -58,7 +58,7 @@ def replay(
     from emulators.replay.progress import replay_with_progress
     from emulators.replay.smd import SPLITS
     from emulators.replay.sources import ReplayOptions, open_source
-    from emulators.replay.telegraf import NANOSECONDS_PER_UNIT
+    from emulators.replay.telegraf import NANOSECONDS_PER_UNIT, Precision
 
     if split not in SPLITS:
         raise typer.BadParameter(f"invalid split {split!r}; expected one of {', '.join(SPLITS)}", param_hint="--split")
@@ -68,14 +68,14 @@ def replay(
     setup_logging(settings.log_level)
     options = ReplayOptions(
         machine=machine,
-        split=split,  # type: ignore[arg-type]
+        split=split,
         series=series,
         node=node,
         rack=rack,
         cluster=cluster,
         start=parse_start(start),
         interval_seconds=interval,
-        precision=precision,  # type: ignore[arg-type]
+        precision=cast(Precision, precision),
         gpu_by_pci=parse_pci_map(pci_map) if pci_map else None,
         labels=not no_labels,
         limit=limit,

@@ -198,7 +198,7 @@ def dcgm_exporter_file_records(
     base = start or datetime.now(timezone.utc).replace(microsecond=0)
     parser = DcgmExporterParser(str(path), node=node, rack=rack, cluster=cluster, shift=TimeShift(start))
     with path.open(encoding="utf-8", errors="replace") as lines:
-        yield from parser.records(lines, lambda index: base + timedelta(seconds=index * interval_seconds))
+        yield from parser.records(lines, _spaced_times(base, interval_seconds))
     parser.log_skipped()
 
 
@@ -236,9 +236,14 @@ def _scrapes(url: str, parser: DcgmExporterParser, scrapes: int | None, interval
             sleep(interval_seconds)
         taken = datetime.now(timezone.utc)
         lines = _fetch(url).splitlines()
-        yield from parser.records(lines, lambda index: taken + timedelta(seconds=index * interval_seconds))
+        yield from parser.records(lines, _spaced_times(taken, interval_seconds))
         count += 1
     parser.log_skipped()
+
+
+def _spaced_times(base: datetime, interval_seconds: float) -> Callable[[int], datetime]:
+    """Return the function that maps a scrape index to ``base`` plus that many intervals."""
+    return lambda index: base + timedelta(seconds=index * interval_seconds)
 
 
 def _fetch(url: str) -> str:

@@ -54,7 +54,7 @@ def parse_line(text: str) -> Point:
     """Parse one line of line protocol.
 
     Raises:
-        ValueError: the line does not follow the format; the message says where.
+        ValueError: the line does not follow the format; the message names the position.
     """
     measurement, position = _scan(text, 0, ", ", ", ")
     if not measurement:

@@ -158,8 +158,9 @@ def _parse_row(text: str, source: str, line: int) -> tuple[datetime, float]:
 
 def _fault_record(name: str, index: int, window: tuple[datetime, datetime], shift: TimeShift, cluster: str) -> Record:
     first, last = window
+    fault_id = f"nab-{name}-{index}"
     truth = {
-        "fault_id": f"nab-{name}-{index}",
+        "fault_id": fault_id,
         "kind": FAULT_KIND,
         "scope": "series",
         "entity": name,
@@ -168,4 +169,4 @@ def _fault_record(name: str, index: int, window: tuple[datetime, datetime], shif
         "cluster": cluster,
         "source": SOURCE,
     }
-    return build_record(topics.FAULTS_TRUTH, truth["fault_id"], FaultTruth, truth, name, None)
+    return build_record(topics.FAULTS_TRUTH, fault_id, FaultTruth, truth, name, None)

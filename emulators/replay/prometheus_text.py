@@ -1,7 +1,7 @@
-"""A reader of the Prometheus text exposition format: ``name{label="v",...} value [timestamp]``.
+r"""A reader of the Prometheus text exposition format: ``name{label="v",...} value [timestamp]``.
 
 Handled syntax: ``#`` comment, HELP and TYPE lines (skipped), label values with the
-escapes ``\\\\``, ``\\"`` and ``\\n``, the values NaN, +Inf and -Inf, and an optional
+escapes ``\\``, ``\"`` and ``\n``, the values NaN, +Inf and -Inf, and an optional
 timestamp in milliseconds. Integer literals stay ``int`` so that large counters and
 DCGM's blank sentinels keep every digit.
 """
@@ -53,7 +53,7 @@ def parse_sample(text: str) -> Sample:
     """Parse one sample line.
 
     Raises:
-        ValueError: the line does not follow the format; the message says where.
+        ValueError: the line does not follow the format; the message names the position.
     """
     match = _NAME.match(text)
     if match is None:

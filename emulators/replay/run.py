@@ -34,7 +34,7 @@ class ReplaySource:
 
 
 class Publisher(Protocol):
-    """What the replay needs of :class:`emulators.publisher.KafkaPublisher`."""
+    """The part of :class:`emulators.publisher.KafkaPublisher` that the replay calls."""
 
     def publish(self, records: Iterable[Record]) -> int: ...
 
@@ -66,10 +66,10 @@ def replay_records(
 ) -> ReplayResult:
     """Publish ``source`` until it ends, ``limit`` messages are out, or Ctrl-C.
 
-    ``limit`` counts telemetry and event messages; a fault label is published when the
-    replay reaches its start, so labels of runs after the limit are left out. ``speed``
-    0 publishes as fast as Kafka takes the records, N holds the replay to N times real
-    time by the messages' event times.
+    ``limit`` counts telemetry and event messages, not fault labels. A fault label is
+    published when the replay reaches its start, so labels of runs after the limit are
+    left out. With ``speed`` 0 records go out as fast as Kafka takes them. With N the
+    replay is held to N times real time by the messages' event times.
     """
     pacer = pacer or Pacer(speed)
     result = ReplayResult()
@@ -109,7 +109,7 @@ def publish_replay(
     """Create the topics, publish ``source`` to Kafka and wait until the broker acknowledged it.
 
     Raises:
-        ServiceUnavailableError: no broker answered, or it did not acknowledge in time.
+        ServiceUnavailableError: no broker was reachable, or it did not acknowledge in time.
         ReplayInputError: the source is malformed; what was published before the bad
             line stays published.
     """

@@ -6,7 +6,7 @@ minute, and ``test_label/<machine>.txt`` with a 0/1 label per test row. The file
 no header and no timestamps, so row ``i`` is given the event time ``start + i`` minutes.
 
 The official release does not name the 38 metrics, so they are published as
-``metric_00`` to ``metric_37`` in column order; ``metric_00`` is dimension 1 of the
+``metric_00`` to ``metric_37`` in column order. ``metric_00`` is dimension 1 of the
 data set's interpretation labels. Each contiguous run of labelled test rows becomes one
 :class:`~pipeline.schemas.FaultTruth` record, published just before the run's first row.
 """
@@ -40,7 +40,7 @@ SPLITS: Final[tuple[Split, ...]] = ("test", "train", "all")
 
 
 def dataset_root(path: Path) -> Path:
-    """Return the folder that holds ``train/``, ``test/`` and ``test_label/``.
+    """Return the folder that contains ``train/``, ``test/`` and ``test_label/``.
 
     ``path`` may be that folder or its parent, which contains ``ServerMachineDataset``.
     """
@@ -156,8 +156,9 @@ def _machine_records(
 ) -> Iterator[Record]:
     row_offset = 0
     if split in ("train", "all"):
-        for row_offset, record in enumerate(_value_records(train_path, machine, start, 0, cluster), start=1):
+        for record in _value_records(train_path, machine, start, 0, cluster):
             yield record
+            row_offset += 1
     if split == "train":
         return
 
@@ -185,14 +186,15 @@ def _value_records(path: Path, machine: str, start: datetime, row_offset: int, c
                 "cluster": cluster,
                 "source": SOURCE,
                 "entity": machine,
-                "values": dict(zip(METRIC_NAMES, values)),
+                "values": dict(zip(METRIC_NAMES, values, strict=True)),
             }
             yield build_record(topics.GENERIC, machine, GenericTelemetry, message, source, row + 1)
 
 
 def _fault_record(machine: str, first_row: int, end_row: int, start: datetime, row_offset: int, cluster: str) -> Record:
+    fault_id = f"smd-{machine}-{first_row}-{end_row}"
     truth = {
-        "fault_id": f"smd-{machine}-{first_row}-{end_row}",
+        "fault_id": fault_id,
         "kind": FAULT_KIND,
         "scope": "series",
         "entity": machine,
@@ -201,4 +203,4 @@ def _fault_record(machine: str, first_row: int, end_row: int, start: datetime, r
         "cluster": cluster,
         "source": SOURCE,
     }
-    return build_record(topics.FAULTS_TRUTH, truth["fault_id"], FaultTruth, truth, machine, None)
+    return build_record(topics.FAULTS_TRUTH, fault_id, FaultTruth, truth, machine, None)

@@ -15,7 +15,7 @@ from emulators.replay.run import ReplaySource
 from emulators.replay.timing import DEFAULT_START
 
 
-class SourceKind(str, enum.Enum):
+class SourceKind(enum.StrEnum):
     """Formats that ``qianliyan replay`` reads."""
 
     SMD = "smd"
