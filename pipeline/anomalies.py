@@ -8,9 +8,8 @@ import logging
 from collections.abc import Sequence
 
 import faust
-from influxdb_client import Point, WritePrecision
-
 from detectors.anomaly import Anomaly
+from pipeline.sinks.points import PointData
 
 logger = logging.getLogger(__name__)
 
@@ -23,32 +22,31 @@ def anomaly_id(anomaly: Anomaly) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
 
 
-def anomaly_point(anomaly: Anomaly) -> Point:
+def anomaly_point(anomaly: Anomaly) -> PointData:
     """Return the ``anomaly`` point of one detection (schema in docs/influxdb-schema.md)."""
-    point = Point("anomaly").tag("cluster", anomaly.cluster).tag("detector", anomaly.detector).tag("scope", anomaly.entity_kind)
+    tags = {"cluster": anomaly.cluster, "detector": anomaly.detector, "scope": anomaly.entity_kind, "severity": anomaly.severity}
     if anomaly.rack:
-        point.tag("rack", anomaly.rack)
+        tags["rack"] = anomaly.rack
     if anomaly.entity_kind in ("gpu", "node"):
-        point.tag("node", anomaly.entity)
+        tags["node"] = anomaly.entity
     if anomaly.gpu is not None:
-        point.tag("gpu", str(anomaly.gpu))
+        tags["gpu"] = str(anomaly.gpu)
     job = anomaly.entity if anomaly.entity_kind == "job" else anomaly.evidence.get("job")
     if job:
-        point.tag("job", str(job))
-    field = anomaly.evidence.get("field")
-    if field:
-        point.tag("signal", str(field))
+        tags["job"] = str(job)
+    signal = anomaly.evidence.get("field")
+    if signal:
+        tags["signal"] = str(signal)
     if anomaly.fault_class:
-        point.tag("fault_class", anomaly.fault_class)
-    point.tag("severity", anomaly.severity)
+        tags["fault_class"] = anomaly.fault_class
 
-    point.field("anomaly_id", anomaly_id(anomaly)).field("score", float(anomaly.score)).field("message", anomaly.message)
+    fields: dict[str, object] = {"anomaly_id": anomaly_id(anomaly), "score": float(anomaly.score), "message": anomaly.message}
     if anomaly.threshold is not None:
-        point.field("threshold", float(anomaly.threshold))
+        fields["threshold"] = float(anomaly.threshold)
     value = anomaly.evidence.get("value")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        point.field("value", float(value))
-    return point.time(anomaly.time, WritePrecision.NS)
+        fields["value"] = float(value)
+    return PointData("anomaly", tags, fields, anomaly.time)
 
 
 class AnomalyPublisher:

@@ -51,6 +51,7 @@ def create_app(settings: Settings, metrics: PipelineMetrics | None = None) -> fa
         app_id=settings.app_id,
         stats_interval_seconds=settings.stats_interval_seconds,
         detection=(DetectionEngine(), AnomalyPublisher(anomalies)) if settings.detection_enabled else None,
+        storage=settings.storage,
     )
 
     @app.agent(telemetry, name="store_telemetry")

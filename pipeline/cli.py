@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from emulators.command import emulate
+from emulators.ettr_study.command import ettr
+from emulators.replay.command import replay
 from pipeline import __version__
 from pipeline.cli_common import BootstrapOption, PrefixOption, load_settings, setup_logging
 from pipeline.errors import QianliyanError
@@ -23,6 +25,8 @@ app = typer.Typer(
 logger = logging.getLogger("qianliyan")
 
 app.command()(emulate)
+app.command()(replay)
+app.command()(ettr)
 
 
 @app.command()

@@ -11,8 +11,9 @@ import os
 import socket
 from datetime import datetime, timezone
 
-from influxdb_client import Point, WritePrecision
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from pipeline.sinks.points import PointData
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class PipelineMetrics:
         values = [sample.value for metric in self.consumer_lag.collect() for sample in metric.samples]
         return max(values, default=0.0)
 
-    def to_point(self, app_id: str, now: datetime | None = None) -> Point:
+    def to_point(self, app_id: str, now: datetime | None = None) -> PointData:
         """Return the current totals as one ``pipeline_stats`` point for InfluxDB."""
         def total(counter: Counter) -> float:
             return sum(sample.value for metric in counter.collect() for sample in metric.samples if sample.name.endswith("_total"))
@@ -65,15 +66,13 @@ class PipelineMetrics:
             count = samples.get(f"{histogram._name}_count", 0.0)
             return samples.get(f"{histogram._name}_sum", 0.0) / count if count else 0.0
 
-        return (
-            Point("pipeline_stats")
-            .tag("app_id", app_id)
-            .tag("worker", f"{socket.gethostname()}:{os.getpid()}")
-            .field("messages_processed", total(self.messages_processed))
-            .field("messages_deadlettered", total(self.messages_deadlettered))
-            .field("points_written", total(self.points_written))
-            .field("consumer_lag", self.max_consumer_lag())
-            .field("write_latency_seconds", mean(self.write_latency))
-            .field("store_latency_seconds", mean(self.store_latency))
-            .time(now or datetime.now(timezone.utc), WritePrecision.NS)
-        )
+        tags = {"app_id": app_id, "worker": f"{socket.gethostname()}:{os.getpid()}"}
+        fields = {
+            "messages_processed": total(self.messages_processed),
+            "messages_deadlettered": total(self.messages_deadlettered),
+            "points_written": total(self.points_written),
+            "consumer_lag": self.max_consumer_lag(),
+            "write_latency_seconds": mean(self.write_latency),
+            "store_latency_seconds": mean(self.store_latency),
+        }
+        return PointData("pipeline_stats", tags, fields, now or datetime.now(timezone.utc))

@@ -6,6 +6,8 @@ Nested groups use a double underscore: ``QIANLIYAN_KAFKA__BOOTSTRAP_SERVERS``,
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -63,6 +65,22 @@ class InfluxDBSettings(BaseModel):
     max_retry_delay_seconds: float = Field(default=30.0, gt=0)
 
 
+class StorageSettings(BaseModel):
+    """How the worker stores periodic telemetry (GPU, cooling, DPU, power, generic series).
+
+    Every series is rolled up into windows of ``rollup_seconds`` of event time (min, mean
+    and max, tag ``resolution=10s`` by default). ``raw_storage`` selects what is also kept
+    at full rate (tag ``resolution=raw``): everything, only ``flagged`` entities (a node or
+    rack with an anomaly in the last ``raw_hold_seconds`` of event time), or nothing.
+    """
+
+    rollup_seconds: int = Field(default=10, ge=1, le=3600)
+    lateness_seconds: float = Field(default=2.0, ge=0, description="Event time a window waits for late messages.")
+    idle_flush_seconds: float = Field(default=5.0, gt=0, description="Wall-clock seconds without input before open windows are written.")
+    raw_storage: Literal["all", "flagged", "none"] = "flagged"
+    raw_hold_seconds: float = Field(default=600.0, ge=0)
+
+
 class Settings(BaseSettings):
     """Settings shared by the emulator, the worker and the command-line tools."""
 
@@ -76,6 +94,7 @@ class Settings(BaseSettings):
 
     kafka: KafkaSettings = KafkaSettings()
     influxdb: InfluxDBSettings = InfluxDBSettings()
+    storage: StorageSettings = StorageSettings()
     app_id: str = Field(default="qianliyan", description="Faust application id, also the Kafka consumer group.")
     max_message_bytes: int = Field(
         default=256 * 1024,

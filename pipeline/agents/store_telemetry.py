@@ -1,32 +1,35 @@
 """Agent that validates telemetry, runs the detectors and writes to InfluxDB, at least once.
 
-Faust acknowledges the events of a ``take_events`` batch only after the loop body has
-finished, and commits only acknowledged offsets. The body returns only after every valid
-event's points were written to InfluxDB and every invalid event was acknowledged by the
-dead-letter topic, and every anomaly was acknowledged by the ``anomalies`` topic, so a
-crash at any point replays the batch instead of losing it.
+The agent acknowledges an event only after everything it caused is durable: its points in
+InfluxDB (for periodic telemetry, the rollup of its window), its anomalies in the
+``anomalies`` topic, or the event itself in the dead-letter topic. Faust commits only
+acknowledged offsets, so a crash replays what was not finished instead of losing it.
+Periodic telemetry is held until its rollup window closes, which delays the commit of its
+offset by about one window.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from faust.types import TP, EventT, StreamT
-from influxdb_client import Point
 
 from pipeline import codec
 from pipeline.anomalies import AnomalyPublisher, anomaly_point
 from pipeline.deadletter import DeadLetterPublisher
-from pipeline.detection.engine import DetectionEngine
+from pipeline.detection.engine import DetectionEngine, state_key
 from pipeline.errors import InvalidMessageError
 from pipeline.metrics import PipelineMetrics
 from pipeline.schemas import Envelope
+from pipeline.settings import StorageSettings
 from pipeline.sinks.influxdb import InfluxWriter, PointsRejectedError
-from pipeline.sinks.points import to_points
+from pipeline.sinks.points import ROLLUP_MEASUREMENTS, PointData, to_points
+from pipeline.sinks.rollup import RollupWindows
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +40,11 @@ SUMMARY_INTERVAL_SECONDS = 60.0
 class _Decoded:
     event: EventT
     message: Envelope
-    points: list[Point]
+    points: list[PointData]
 
 
 class TelemetryStore:
-    """Validate events, dead-letter the invalid ones and write the rest to InfluxDB.
+    """Validate events, detect anomalies, dead-letter invalid events and store the rest.
 
     Args:
         highwater: Returns a partition's high watermark (the offset of the next message to
@@ -62,6 +65,7 @@ class TelemetryStore:
         app_id: str = "qianliyan",
         stats_interval_seconds: float = 10.0,
         detection: tuple[DetectionEngine, AnomalyPublisher] | None = None,
+        storage: StorageSettings | None = None,
     ) -> None:
         self.writer = writer
         self.deadletter = deadletter
@@ -72,24 +76,39 @@ class TelemetryStore:
         self.app_id = app_id
         self.stats_interval_seconds = stats_interval_seconds
         self.detection = detection
+        self.storage = storage or StorageSettings()
+        self.rollups = RollupWindows(self.storage.rollup_seconds, self.storage.lateness_seconds)
         self.messages_stored = 0
         self.points_written = 0
+        self._flagged_until: dict[str, datetime] = {}
+        self._lock = asyncio.Lock()
+        self._last_input = time.monotonic()
         self._last_summary = time.monotonic()
         self._last_stats = time.monotonic()
 
     async def run(self, stream: StreamT, batch_max_messages: int, within_seconds: float) -> None:
         """Consume the stream in batches until the worker stops."""
         await self.writer.start()
+        idle_flusher = asyncio.ensure_future(self._flush_when_idle(stream))
         try:
-            async for events in stream.take_events(batch_max_messages, within=within_seconds):
-                await self.handle_batch(events)
+            async for events in stream.noack_take(batch_max_messages, within=within_seconds):
+                async with self._lock:
+                    self._last_input = time.monotonic()
+                    for event in await self.handle_batch(events):
+                        await stream.ack(event)
                 self._maybe_log_summary()
         finally:
+            idle_flusher.cancel()
             await self.writer.close()
 
-    async def handle_batch(self, events: Sequence[EventT]) -> None:
-        """Store one batch; returns only when every event is written or dead-lettered."""
+    async def handle_batch(self, events: Sequence[EventT]) -> list[EventT]:
+        """Store one batch and return the events that may be acknowledged now.
+
+        Events whose telemetry waits in an open rollup window are returned by a later call,
+        or by :meth:`flush`, once their window is written.
+        """
         decoded: list[_Decoded] = []
+        done: list[EventT] = []
         for event in events:
             topic = self._topic_without_prefix(event.message.topic)
             self.metrics.messages_processed.labels(topic=topic).inc()
@@ -97,38 +116,104 @@ class TelemetryStore:
                 message = codec.decode(topic, event.value, self.max_message_bytes)
             except InvalidMessageError as exc:
                 await self._deadletter(event, topic, exc.reason, type(exc).__name__)
+                done.append(event)
                 continue
             decoded.append(_Decoded(event, message, to_points(message)))
 
-        points = [point for item in decoded for point in item.points]
+        points: list[PointData] = []
         if self.detection is not None:
             engine, publisher = self.detection
             anomalies = engine.process([item.message for item in decoded])
             await publisher.publish(anomalies)
+            for anomaly in anomalies:
+                self._flag(anomaly.entity, anomaly.rack, anomaly.time)
             points += [anomaly_point(anomaly) for anomaly in anomalies]
+
+        immediate: list[_Decoded] = []
+        for item in decoded:
+            periodic = [point for point in item.points if point.measurement in ROLLUP_MEASUREMENTS]
+            if not periodic or self.rollups.is_late(item.message.time):
+                immediate.append(_Decoded(item.event, item.message, _as_raw(item.points)))
+                continue
+            if self._store_raw(item.message):
+                points += _as_raw(periodic)
+            points += [point for point in item.points if point.measurement not in ROLLUP_MEASUREMENTS]
+            self.rollups.add(periodic, item.message.time, hold=item.event)
+
+        closed = self.rollups.close_ready()
+        points += closed.points
         if self._stats_due():
             points.append(self.metrics.to_point(self.app_id))
-        try:
-            await self.writer.write(points)
-        except PointsRejectedError as exc:
-            logger.warning("InfluxDB rejected a batch, writing its messages one by one messages=%d error=%s", len(decoded), exc)
-            await self._write_one_by_one(decoded)
-        else:
-            self.messages_stored += len(decoded)
-            self.points_written += len(points)
 
+        rejected = await self._write(points, immediate)
+        done += [item.event for item in immediate] + list(closed.holds)  # type: ignore[arg-type]
+        self.messages_stored += len(immediate) - rejected + len(closed.holds)
         self._observe(events, decoded)
+        return done
 
-    async def _write_one_by_one(self, decoded: Sequence[_Decoded]) -> None:
-        for item in decoded:
+    async def flush(self) -> list[EventT]:
+        """Close every open rollup window, write it and return the events it held."""
+        closed = self.rollups.close_all()
+        if closed.points:
+            await self._write(closed.points, [])
+            self.messages_stored += len(closed.holds)
+        return list(closed.holds)  # type: ignore[arg-type]
+
+    async def _flush_when_idle(self, stream: StreamT) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self.storage.idle_flush_seconds))
+            if self.rollups.open_windows == 0 or time.monotonic() - self._last_input < self.storage.idle_flush_seconds:
+                continue
+            async with self._lock:
+                try:
+                    held = await self.flush()
+                except PointsRejectedError:
+                    logger.exception("InfluxDB rejected rollup points on an idle flush, dropping them windows=%d", self.rollups.open_windows)
+                    continue
+                for event in held:
+                    await stream.ack(event)
+                logger.debug("idle flush wrote rollup windows events=%d", len(held))
+
+    async def _write(self, points: list[PointData], immediate: Sequence[_Decoded]) -> int:
+        """Write the shared points and each message's own points; return how many messages were dead-lettered."""
+        everything = points + [point for item in immediate for point in item.points]
+        try:
+            await self.writer.write([point.to_point() for point in everything])
+            self.points_written += len(everything)
+            return 0
+        except PointsRejectedError as exc:
+            logger.warning("InfluxDB rejected a batch, writing its parts one by one messages=%d error=%s", len(immediate), exc)
+
+        try:
+            await self.writer.write([point.to_point() for point in points])
+        except PointsRejectedError:
+            logger.exception("InfluxDB rejected rollup, anomaly or stats points, dropping them points=%d", len(points))
+        rejected = 0
+        for item in immediate:
             try:
-                await self.writer.write(item.points)
+                await self.writer.write([point.to_point() for point in item.points])
             except PointsRejectedError as exc:
                 topic = self._topic_without_prefix(item.event.message.topic)
                 await self._deadletter(item.event, topic, str(exc), type(exc).__name__)
-            else:
-                self.messages_stored += 1
-                self.points_written += len(item.points)
+                rejected += 1
+        return rejected
+
+    def _flag(self, entity: str, rack: str | None, at: datetime) -> None:
+        until = at + timedelta(seconds=self.storage.raw_hold_seconds)
+        for name in (entity, rack):
+            if name and (name not in self._flagged_until or self._flagged_until[name] < until):
+                self._flagged_until[name] = until
+
+    def _store_raw(self, message: Envelope) -> bool:
+        if self.storage.raw_storage == "all":
+            return True
+        if self.storage.raw_storage == "none":
+            return False
+        for name in (state_key(message), getattr(message, "rack", None)):
+            until = self._flagged_until.get(name) if name else None
+            if until is not None and message.time <= until:
+                return True
+        return False
 
     async def _deadletter(self, event: EventT, topic: str, reason: str, error_class: str) -> None:
         await self.deadletter.publish(event, reason, error_class)
@@ -168,6 +253,18 @@ class TelemetryStore:
             return
         self._last_summary = now
         logger.info(
-            "telemetry stored messages=%d points=%d dead_lettered=%d max_consumer_lag=%d",
-            self.messages_stored, self.points_written, self.deadletter.count, self.metrics.max_consumer_lag(),
+            "telemetry stored messages=%d points=%d dead_lettered=%d open_rollup_windows=%d max_consumer_lag=%d",
+            self.messages_stored, self.points_written, self.deadletter.count, self.rollups.open_windows,
+            self.metrics.max_consumer_lag(),
         )
+
+
+def _as_raw(points: Sequence[PointData]) -> list[PointData]:
+    """Tag periodic telemetry stored at full rate with ``resolution=raw``; leave other points as they are."""
+    return [
+        PointData(point.measurement, dict(point.tags, resolution="raw"), point.fields, point.time)
+        if point.measurement in ROLLUP_MEASUREMENTS
+        else point
+        for point in points
+    ]
+

@@ -1,7 +1,8 @@
-"""Streaming statistics on each GPU's own history, one detector per node."""
+"""Streaming statistics on each GPU against the other GPUs of its node, one detector per node."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Final
 
 import numpy as np
@@ -11,17 +12,27 @@ from detectors.base import FeatureScoringDetector
 from detectors.stats import RobustZScore
 from pipeline.schemas import GpuTelemetry
 
-# Gauges whose sudden change on one GPU, against its own recent past, is worth a look.
-GPU_STATS_FIELDS: Final = (
-    "DCGM_FI_DEV_GPU_TEMP",
-    "DCGM_FI_DEV_POWER_USAGE",
-    "DCGM_FI_DEV_SM_CLOCK",
-    "DCGM_FI_DEV_GPU_UTIL",
-)
+# Gauges whose sudden change on one GPU, against its own recent past, is worth a look, each
+# with the smallest spread treated as noise (an estimate): values are divided by it, so a
+# gauge that sat still does not turn a tiny step into a huge score.
+GPU_STATS_SCALES: Final = {
+    "DCGM_FI_DEV_GPU_TEMP": 1.0,  # °C
+    "DCGM_FI_DEV_POWER_USAGE": 20.0,  # W
+    "DCGM_FI_DEV_SM_CLOCK": 30.0,  # MHz
+    "DCGM_FI_DEV_GPU_UTIL": 5.0,  # %
+}
+GPU_STATS_FIELDS: Final = tuple(GPU_STATS_SCALES)
+_SCALES = np.array([GPU_STATS_SCALES[field] for field in GPU_STATS_FIELDS])
 
 
 class GpuStatsStage:
-    """Score every GPU's gauges with a robust z-score over its own recent window.
+    """Score every GPU's distance from its node's median with a robust z-score over time.
+
+    Training moves all GPUs of a node together (checkpoints, collectives, job restarts),
+    so each gauge is first taken relative to the median GPU of the node at the same
+    sample. What remains is a GPU that stands apart from its neighbours, such as one with
+    a bad thermal interface or a lower clock. The residual is then compared with its own
+    recent window.
 
     One anomaly is reported when a GPU's score first reaches ``threshold`` on
     ``persistence`` consecutive samples; it re-arms when the score falls below it.
@@ -29,15 +40,11 @@ class GpuStatsStage:
 
     name: Final = "stats.robust_z"
 
-    def __init__(
-        self, *, threshold: float = 8.0, persistence: int = 3, window: int = 60, min_samples: int = 30, min_scale: float = 1.0
-    ) -> None:
+    def __init__(self, *, threshold: float = 8.0, persistence: int = 3, window: int = 60, min_samples: int = 30) -> None:
         self.threshold = threshold
         self.persistence = persistence
         self.window = window
         self.min_samples = min_samples
-        # One unit of each gauge (1 °C, 1 W, 1 MHz, 1 %) is the smallest deviation worth scoring.
-        self.min_scale = min_scale
         self._detectors: dict[str, FeatureScoringDetector] = {}
         self._streaks: dict[str, np.ndarray] = {}
 
@@ -47,14 +54,18 @@ class GpuStatsStage:
         matrix = np.array(
             [[_value(getattr(sample, field)) for field in GPU_STATS_FIELDS] for sample in gpus], dtype=float
         )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            node_median = np.nanmedian(matrix, axis=0)
+        scaled = (matrix - node_median) / _SCALES
         detector = self._detectors.get(message.node)
         if detector is None or detector.n_entities != matrix.shape[0]:
-            detector = RobustZScore(window=self.window, min_samples=self.min_samples, min_scale=self.min_scale)
+            detector = RobustZScore(window=self.window, min_samples=self.min_samples, min_scale=1.0)
             self._detectors[message.node] = detector
             self._streaks[message.node] = np.zeros(matrix.shape[0], dtype=int)
 
-        per_feature = detector.score_features_many(matrix)
-        detector.learn_many(matrix)
+        per_feature = detector.score_features_many(scaled)
+        detector.learn_many(scaled)
 
         streaks = self._streaks[message.node]
         with np.errstate(invalid="ignore"):

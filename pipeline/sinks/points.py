@@ -23,8 +23,9 @@ generic        cluster, source, entity                   the message's named val
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from influxdb_client import Point, WritePrecision
 
@@ -41,8 +42,34 @@ from pipeline.schemas import (
 
 _ENVELOPE_FIELDS = frozenset(Envelope.model_fields)
 
+# Periodic telemetry that the worker rolls up into windows; everything else is stored as sent.
+ROLLUP_MEASUREMENTS: Final = frozenset({"gpu", "cooling", "dpu", "power", "power_supply", "generic"})
 
-def to_points(message: Envelope) -> list[Point]:
+
+@dataclass(frozen=True)
+class PointData:
+    """One InfluxDB point before it becomes line protocol: easy to aggregate and test."""
+
+    measurement: str
+    tags: dict[str, str]
+    fields: dict[str, Any]
+    time: datetime
+
+    def to_point(self) -> Point:
+        """Return the influxdb-client point, with nanosecond precision."""
+        point = Point(self.measurement)
+        for key, value in self.tags.items():
+            point.tag(key, value)
+        for key, value in self.fields.items():
+            point.field(key, value)
+        return point.time(self.time, WritePrecision.NS)
+
+    def to_line_protocol(self) -> str:
+        """Return the point as one line of InfluxDB line protocol."""
+        return str(self.to_point().to_line_protocol())
+
+
+def to_points(message: Envelope) -> list[PointData]:
     """Return the InfluxDB points of one validated message."""
     if isinstance(message, GpuTelemetry):
         return _gpu_points(message)
@@ -63,7 +90,7 @@ def to_points(message: Envelope) -> list[Point]:
     raise TypeError(f"no InfluxDB mapping for {type(message).__name__}")
 
 
-def _gpu_points(message: GpuTelemetry) -> list[Point]:
+def _gpu_points(message: GpuTelemetry) -> list[PointData]:
     points = []
     for sample in message.gpus:
         tags = _tags(message, "rack", "node")
@@ -76,7 +103,7 @@ def _gpu_points(message: GpuTelemetry) -> list[Point]:
     return points
 
 
-def _dpu_points(message: DpuTelemetry) -> list[Point]:
+def _dpu_points(message: DpuTelemetry) -> list[PointData]:
     points = []
     for port in message.ports:
         tags = _tags(message, "rack", "node", "dpu")
@@ -87,7 +114,7 @@ def _dpu_points(message: DpuTelemetry) -> list[Point]:
     return points
 
 
-def _power_points(message: PowerTelemetry) -> list[Point]:
+def _power_points(message: PowerTelemetry) -> list[PointData]:
     rack_tags = _tags(message, "rack", "pdu")
     points = [_point("power", message.time, rack_tags, _fields(message, skip={"rack", "pdu", "power_supplies"}))]
     for supply in message.power_supplies:
@@ -96,7 +123,7 @@ def _power_points(message: PowerTelemetry) -> list[Point]:
     return points
 
 
-def _event_point(message: HardwareEvent) -> Point:
+def _event_point(message: HardwareEvent) -> PointData:
     tags = _tags(message, "rack", "node", "kind", "severity")
     if message.gpu is not None:
         tags["gpu"] = str(message.gpu)
@@ -126,10 +153,5 @@ def _fields(record: Any, skip: Iterable[str]) -> dict[str, Any]:
     }
 
 
-def _point(measurement: str, time: datetime, tags: dict[str, str], fields: dict[str, Any]) -> Point:
-    point = Point(measurement)
-    for key, value in tags.items():
-        point.tag(key, value)
-    for key, value in fields.items():
-        point.field(key, value)
-    return point.time(time, WritePrecision.NS)
+def _point(measurement: str, time: datetime, tags: dict[str, str], fields: dict[str, Any]) -> PointData:
+    return PointData(measurement, tags, fields, time)

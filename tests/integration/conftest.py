@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.settings import InfluxDBSettings, KafkaSettings, Settings
+from pipeline.settings import InfluxDBSettings, KafkaSettings, Settings, StorageSettings
 from pipeline.sinks import influxql
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +75,7 @@ def settings(services: None) -> Iterator[Settings]:
         app_id=f"qianliyan-test-{run_id}",
         kafka=KafkaSettings(bootstrap_servers=f"{KAFKA_ADDRESS[0]}:{KAFKA_ADDRESS[1]}", topic_prefix=f"test-{run_id}."),
         influxdb=InfluxDBSettings(url=INFLUXDB_URL, bucket=database, flush_interval_seconds=0.5),
+        storage=StorageSettings(raw_storage="all", idle_flush_seconds=2.0),
         metrics_port=free_port(),
         stats_interval_seconds=1.0,
     )
@@ -94,6 +95,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "QIANLIYAN_INFLUXDB__BUCKET": settings.influxdb.bucket,
         "QIANLIYAN_INFLUXDB__FLUSH_INTERVAL_SECONDS": str(settings.influxdb.flush_interval_seconds),
         "QIANLIYAN_METRICS_PORT": str(settings.metrics_port),
+        "QIANLIYAN_STORAGE__RAW_STORAGE": settings.storage.raw_storage,
+        "QIANLIYAN_STORAGE__IDLE_FLUSH_SECONDS": str(settings.storage.idle_flush_seconds),
         "QIANLIYAN_STATS_INTERVAL_SECONDS": str(settings.stats_interval_seconds),
     })
     return env

@@ -54,10 +54,15 @@ def expected_points(topology: Topology, seed: int, samples: int) -> Counter[str]
     return counts
 
 
+RAW = "\"resolution\" = 'raw'"
+ROLLUP = "\"resolution\" = '10s'"
+
+
 def count_points(settings: Settings) -> Counter[str]:
     counts: Counter[str] = Counter()
     for measurement, field in [*MEASUREMENT_FIELDS.values(), ("power_supply", "health")]:
-        counts[measurement] = influxql.count(settings.influxdb, measurement, field)
+        where = "" if measurement == "job_progress" else RAW
+        counts[measurement] = influxql.count(settings.influxdb, measurement, field, where)
     return counts
 
 
@@ -77,6 +82,22 @@ def test_emulator_run_lands_in_influxdb(settings: Settings, worker: subprocess.P
         timeout_seconds=120, what=f"points {dict(expected)}", worker=worker, log=tmp_path / "worker.log",
     )
     assert counts["gpu"] == SAMPLES * topology.gpu_count
+
+    # Every GPU series gets one 10 s rollup of the 10 samples, once the idle flush closes the window.
+    rollups = wait_for(
+        lambda: influxql.query(settings.influxdb, f'SELECT "samples", "DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_GPU_TEMP_min", "DCGM_FI_DEV_GPU_TEMP_max" FROM "gpu" WHERE {ROLLUP} GROUP BY "node", "gpu"'),
+        timeout_seconds=60, what="GPU rollups", worker=worker, log=tmp_path / "worker.log",
+    )
+    assert len(rollups) == topology.gpu_count
+    raw = influxql.query(settings.influxdb, f'SELECT mean("DCGM_FI_DEV_GPU_TEMP"), min("DCGM_FI_DEV_GPU_TEMP"), max("DCGM_FI_DEV_GPU_TEMP") FROM "gpu" WHERE {RAW} GROUP BY "node", "gpu"')
+    raw_by_series = {(series["tags"]["node"], series["tags"]["gpu"]): series["values"][0][1:] for series in raw}
+    for series in rollups:
+        _, samples, mean, minimum, maximum = series["values"][0]
+        expected_mean, expected_min, expected_max = raw_by_series[(series["tags"]["node"], series["tags"]["gpu"])]
+        assert samples == SAMPLES
+        assert mean == pytest.approx(expected_mean)
+        assert minimum == pytest.approx(expected_min)
+        assert maximum == pytest.approx(expected_max)
     assert counts["cooling"] == SAMPLES * topology.racks
     assert counts["dpu"] == SAMPLES * topology.node_count * topology.ports_per_dpu
     assert tag_values(settings, "gpu", "node") == set(topology.node_names)
@@ -96,10 +117,17 @@ def test_emulator_run_lands_in_influxdb(settings: Settings, worker: subprocess.P
     # A replay of the same seed and start, plus one more sample, overwrites instead of duplicating.
     run_emulation(settings.kafka, topology, seed=3, samples=SAMPLES + 1, start=START)
     wait_for(
-        lambda: influxql.count(settings.influxdb, "gpu", "DCGM_FI_DEV_GPU_TEMP") >= (SAMPLES + 1) * topology.gpu_count,
+        lambda: influxql.count(settings.influxdb, "gpu", "DCGM_FI_DEV_GPU_TEMP", RAW) >= (SAMPLES + 1) * topology.gpu_count,
         timeout_seconds=120, what="the replayed run", worker=worker, log=tmp_path / "worker.log",
     )
-    assert influxql.count(settings.influxdb, "gpu", "DCGM_FI_DEV_GPU_TEMP") == (SAMPLES + 1) * topology.gpu_count
+    assert influxql.count(settings.influxdb, "gpu", "DCGM_FI_DEV_GPU_TEMP", RAW) == (SAMPLES + 1) * topology.gpu_count
+    # The replayed window that was already written keeps its rollup of the first run.
+    wait_for(
+        lambda: influxql.count(settings.influxdb, "gpu", "samples", ROLLUP) == 2 * topology.gpu_count,
+        timeout_seconds=60, what="the rollup of the eleventh sample", worker=worker, log=tmp_path / "worker.log",
+    )
+    first_window = influxql.query(settings.influxdb, f'SELECT sum("samples") FROM "gpu" WHERE {ROLLUP} AND time < \'2026-01-01T00:00:10Z\'')
+    assert first_window[0]["values"][0][1] == SAMPLES * topology.gpu_count
 
 
 def bad_messages() -> dict[str, tuple[bytes, str]]:
@@ -157,7 +185,7 @@ def test_bad_input_goes_to_deadletter(settings: Settings, worker: subprocess.Pop
 
     # The good message published after the bad ones is stored, so the worker kept going.
     wait_for(
-        lambda: influxql.count(settings.influxdb, "gpu", "DCGM_FI_DEV_GPU_TEMP", "\"node\" = 'good-node'") == 2,
+        lambda: influxql.count(settings.influxdb, "gpu", "DCGM_FI_DEV_GPU_TEMP", "\"node\" = 'good-node' AND " + RAW) == 2,
         timeout_seconds=60, what="the good message in InfluxDB", worker=worker, log=tmp_path / "worker.log",
     )
     assert worker.poll() is None

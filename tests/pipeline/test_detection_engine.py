@@ -44,13 +44,26 @@ def test_gpu_stats_flags_sudden_heat() -> None:
     anomalies = []
 
     for index in range(80):
-        message = gpu_message(time=(START + timedelta(seconds=index)).isoformat())
-        message["gpus"][0]["DCGM_FI_DEV_GPU_TEMP"] = 61.0 + (index % 3) * 0.5 + (25.0 if index >= 70 else 0.0)
+        gpus = [{"gpu": gpu, "DCGM_FI_DEV_GPU_TEMP": 60.0 + gpu * 0.3 + (index % 3) * 0.5} for gpu in range(8)]
+        gpus[0]["DCGM_FI_DEV_GPU_TEMP"] += 25.0 if index >= 70 else 0.0
+        message = gpu_message(time=(START + timedelta(seconds=index)).isoformat(), gpus=gpus)
         anomalies += engine.process([GpuTelemetry.model_validate(message)])
 
     assert len(anomalies) == 1
     assert anomalies[0].gpu == 0
     assert anomalies[0].evidence["field"] == "DCGM_FI_DEV_GPU_TEMP"
+
+
+def test_gpu_stats_ignores_node_wide_dip() -> None:
+    engine = DetectionEngine(rules=[])
+    anomalies = []
+
+    for index in range(80):
+        utilisation = 30.0 if 60 <= index < 65 else 98.0
+        gpus = [{"gpu": gpu, "DCGM_FI_DEV_GPU_UTIL": utilisation - gpu * 0.1} for gpu in range(8)]
+        anomalies += engine.process([GpuTelemetry.model_validate(gpu_message(time=(START + timedelta(seconds=index)).isoformat(), gpus=gpus))])
+
+    assert anomalies == []
 
 
 def test_straggler_flagged_once() -> None:
