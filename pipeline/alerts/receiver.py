@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -141,14 +142,23 @@ def create_app(
 
 
 async def run_receiver(host: str, port: int, secret: str | None, store_path: Path | None = None) -> None:
-    """Serve the receiver on ``host:port`` until the task is cancelled."""
+    """Serve the receiver on ``host:port`` until SIGTERM or SIGINT arrives or the task is cancelled."""
     runner = web.AppRunner(create_app(secret=secret, store_path=store_path))
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     logger.info("webhook receiver started host=%s port=%d signed=%s store=%s", host, port, secret is not None, store_path)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(signal_number, stop.set)
+        except (NotImplementedError, RuntimeError):
+            # Outside the main thread, or on Windows, only cancellation stops the receiver.
+            pass
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await runner.cleanup()
         logger.info("webhook receiver stopped host=%s port=%d", host, port)

@@ -128,3 +128,27 @@ def test_receiver_command_help() -> None:
     assert result.exit_code == 0
     assert "--secret" in result.output
     assert "QIANLIYAN_ALERTS__WEBHOOK_SECRET" in result.output
+
+
+def test_run_receiver_serves_until_cancelled() -> None:
+    from pipeline.alerts.receiver import run_receiver
+    from tests.alerts.conftest import free_port
+
+    port = free_port()
+
+    async def scenario() -> int:
+        task = asyncio.create_task(run_receiver("127.0.0.1", port, None))
+        try:
+            async with aiohttp.ClientSession() as session:
+                for _ in range(50):
+                    try:
+                        async with session.get(f"http://127.0.0.1:{port}/-/healthy") as response:
+                            return response.status
+                    except aiohttp.ClientConnectionError:
+                        await asyncio.sleep(0.05)
+            return 0
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    assert asyncio.run(scenario()) == 200
