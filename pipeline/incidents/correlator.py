@@ -102,7 +102,7 @@ class Correlator:
         updates: list[IncidentUpdate] = []
         for key in sorted(state.incidents):
             incident = state.incidents[key]
-            resolve_at = incident.updated_at + timedelta(seconds=self._resolve_after(incident.fault_class))
+            resolve_at = incident.updated_at + timedelta(seconds=self._resolve_after(incident))
             if resolve_at <= watermark:
                 updates.append(self._resolve(key, resolve_at, "cleared", None))
 
@@ -117,10 +117,13 @@ class Correlator:
         # An unknown class keeps its name, so that a policy rule can still match it.
         return FaultClassRule(name=name, scope=_SCOPE_OF_KIND[anomaly.entity_kind])  # type: ignore[arg-type]
 
-    def _resolve_after(self, fault_class: str) -> float:
-        rule = self._class_rules.get(fault_class)
+    def _resolve_after(self, incident: Incident) -> float:
+        rule = self._class_rules.get(incident.fault_class)
         if rule is not None and rule.resolve_after_seconds is not None:
             return rule.resolve_after_seconds
+        if incident.detectors and all(_is_rule(name) for name in incident.detectors):
+            # A rule stays silent while its condition lasts, so silence is weak evidence of recovery.
+            return self.settings.rule_resolve_after_seconds
         return self.settings.resolve_after_seconds
 
     def _persistence_count(self, rule: FaultClassRule) -> int:
@@ -199,7 +202,9 @@ class Correlator:
         pending.append(anomaly)
         pending.sort(key=lambda item: item.time)
 
-        immediate = rule.immediate and anomaly.severity == "critical"
+        # Rule detectors report a condition once, when it starts, after their own threshold
+        # and persistence checks, so one rule anomaly is enough to open an incident.
+        immediate = (rule.immediate and anomaly.severity == "critical") or _is_rule(anomaly.detector)
         if not immediate and len(pending) < self._persistence_count(rule):
             self._state.candidates[key] = pending
             return []
@@ -380,6 +385,10 @@ class Correlator:
                 state.offenders[node] = kept_times
             else:
                 del state.offenders[node]
+
+
+def _is_rule(detector: str) -> bool:
+    return detector.startswith("rule.")
 
 
 def _confidence(severity: str, detectors: tuple[str, ...]) -> Confidence:

@@ -144,6 +144,9 @@ class CorrelatorSettings(BaseModel):
         persistence_count: Anomalies of one class on one entity needed to open an incident.
         persistence_window_seconds: Window within which those anomalies must fall.
         resolve_after_seconds: Silence after which a firing incident resolves.
+        rule_resolve_after_seconds: Silence after which an incident that only rule
+            detectors reported resolves. Rules report a condition once when it starts, so
+            their silence says little about recovery.
         repeat_offender_window_seconds: How long a node's incidents count toward its record.
         repeat_offender_threshold: Incidents on one node within the window that mark it a
             repeat offender, the new incident included.
@@ -160,6 +163,7 @@ class CorrelatorSettings(BaseModel):
     persistence_count: int = Field(default=3, ge=1)
     persistence_window_seconds: float = Field(default=30.0, gt=0)
     resolve_after_seconds: float = Field(default=120.0, gt=0)
+    rule_resolve_after_seconds: float = Field(default=1800.0, gt=0)
     repeat_offender_window_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
     repeat_offender_threshold: int = Field(default=2, ge=2)
     max_suspects: int = Field(default=2, ge=1)

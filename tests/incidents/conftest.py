@@ -25,7 +25,7 @@ def anomaly(seconds: float, entity: str, fault_class: str | None, **overrides: A
         "cluster": "test",
         "entity": entity,
         "entity_kind": "gpu" if "gpu" in overrides else "node",
-        "detector": "rule.test",
+        "detector": "stats.test",
         "score": 1.5,
         "threshold": 1.0,
         "severity": "warning",
