@@ -152,3 +152,29 @@ def test_read_schema_parses_sections(tmp_path: Any) -> None:
     doc.write_text("# x\n\n## Measurements\n\n### m\n\n**Planned.** text\n\nTags: `a`, `b`\n\n| field | type |\n| --- | --- |\n| `f` | float |\n")
     parsed = read_schema(doc)
     assert parsed == {"m": Measurement("m", planned=True, tags={"a", "b"}, fields={"f"})}
+
+
+def test_schema_matches_anomaly_writer() -> None:
+    from detectors.anomaly import Anomaly
+    from pipeline.anomalies import anomaly_point
+
+    anomaly = Anomaly(
+        time=datetime(2026, 1, 1, tzinfo=timezone.utc), cluster="c", entity="r000-n00", entity_kind="gpu", gpu=3, rack="r000",
+        detector="gpu_temperature", score=4.2, threshold=3.0, severity="warning",
+        evidence={"field": "DCGM_FI_DEV_GPU_TEMP", "value": 91.0, "job": "job-1"}, fault_class="thermal", message="hot",
+    )
+    point = anomaly_point(anomaly)
+    assert point.measurement == "anomaly"
+    assert set(point.tags) == SCHEMA["anomaly"].tags
+    assert set(point.fields) == SCHEMA["anomaly"].fields
+
+
+def test_schema_matches_pipeline_stats_writer() -> None:
+    from pipeline.metrics import PipelineMetrics
+
+    point = PipelineMetrics().to_point("qianliyan")
+    assert point.measurement == "pipeline_stats"
+    assert set(point.tags) == SCHEMA["pipeline_stats"].tags
+    assert set(point.fields) <= SCHEMA["pipeline_stats"].fields
+    # The document lists detection_latency_seconds before the worker writes it.
+    assert SCHEMA["pipeline_stats"].fields - set(point.fields) <= {"detection_latency_seconds"}
