@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install services services-down test unit demo clean help
+.PHONY: install services services-down tools test unit demo clean help
 
 help:
 	@echo "make install   create $(VENV) and install qianliyan with its test dependencies"
@@ -12,6 +12,7 @@ help:
 	@echo "make test      install, start the services, run every test (unit and integration)"
 	@echo "make unit      run the tests that need no services"
 	@echo "make demo      install, start the services, run 'qianliyan demo'"
+	@echo "make tools     install Alertmanager (Debian package, needs root) for the alert tests"
 	@echo "make services-down  stop Kafka and InfluxDB"
 
 $(STAMP): pyproject.toml
@@ -25,11 +26,15 @@ install: $(STAMP)
 services:
 	bash scripts/services.sh up
 
+# Alertmanager, for the alert tests; Debian's package, so this needs root (CI runs as root).
+tools:
+	command -v prometheus-alertmanager >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus-alertmanager; }
+
 services-down:
 	bash scripts/services.sh down
 
 # pytest exits with 5 when it collected no test; that is a failure here too.
-test: install services
+test: install services tools
 	$(BIN)/python -m pytest -ra tests; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; fi; \
 	exit $$status

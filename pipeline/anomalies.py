@@ -50,7 +50,12 @@ def anomaly_point(anomaly: Anomaly) -> PointData:
 
 
 class AnomalyPublisher:
-    """Send anomalies to the ``anomalies`` topic, keyed by entity, and wait for the acks."""
+    """Send anomalies to the ``anomalies`` topic and wait for the acks.
+
+    The key is the cluster, so every anomaly of a cluster reaches the same correlator,
+    which needs all of a rack's or a job's anomalies to group them. Anomalies are few
+    compared with telemetry, so one partition per cluster is enough.
+    """
 
     def __init__(self, topic: faust.TopicT) -> None:
         self.topic = topic
@@ -63,7 +68,7 @@ class AnomalyPublisher:
             identifier = anomaly_id(anomaly)
             pending.append(
                 await self.topic.send(
-                    key=anomaly.key.encode(),
+                    key=anomaly.cluster.encode(),
                     value=anomaly.model_dump_json(exclude_none=True).encode(),
                     headers=[(HEADER_ANOMALY_ID, identifier.encode())],
                 )

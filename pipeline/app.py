@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import faust
+from pydantic import ValidationError
 
 from pipeline import topics
+from pipeline.agents.respond import IncidentResponder
 from pipeline.agents.store_telemetry import TelemetryStore
+from pipeline.alerts.incidents import IncidentNotifier
 from pipeline.anomalies import AnomalyPublisher
 from pipeline.deadletter import DeadLetterPublisher
 from pipeline.detection.engine import DetectionEngine
+from pipeline.incidents.correlator import Correlator
+from pipeline.incidents.registry import ClusterMapRegistry
 from pipeline.metrics import PipelineMetrics
+from pipeline.policy.config import DEFAULT_POLICY_PATH, load_policy
+from pipeline.policy.models import ActionResult
+from pipeline.policy.policy import Policy
 from pipeline.settings import Settings
 from pipeline.sinks.influxdb import InfluxWriter
 
@@ -41,6 +50,8 @@ def create_app(settings: Settings, metrics: PipelineMetrics | None = None) -> fa
     deadletter = app.topic(kafka.topic(topics.DEADLETTER), key_type=bytes, value_type=bytes)
     anomalies = app.topic(kafka.topic(topics.ANOMALIES), key_type=bytes, value_type=bytes)
     metrics = metrics or PipelineMetrics()
+    cluster_maps = ClusterMapRegistry(settings.topology_file)
+    engine = DetectionEngine()
     store = TelemetryStore(
         writer=InfluxWriter(settings.influxdb, metrics),
         deadletter=DeadLetterPublisher(deadletter),
@@ -50,8 +61,9 @@ def create_app(settings: Settings, metrics: PipelineMetrics | None = None) -> fa
         highwater=lambda tp: _highwater(app, tp),
         app_id=settings.app_id,
         stats_interval_seconds=settings.stats_interval_seconds,
-        detection=(DetectionEngine(), AnomalyPublisher(anomalies)) if settings.detection_enabled else None,
+        detection=(engine, AnomalyPublisher(anomalies)) if settings.detection_enabled else None,
         storage=settings.storage,
+        observe=cluster_maps.observe,
     )
 
     @app.agent(telemetry, name="store_telemetry")
@@ -59,7 +71,56 @@ def create_app(settings: Settings, metrics: PipelineMetrics | None = None) -> fa
         logger.info("agent started agent=store_telemetry topics=%s", ",".join(kafka.telemetry_topics))
         await store.run(stream, settings.batch_max_messages, settings.influxdb.flush_interval_seconds)
 
+    if settings.detection_enabled:
+        _add_response_agents(app, settings, metrics, cluster_maps, engine, anomalies)
     return app
+
+
+def _add_response_agents(
+    app: faust.App,
+    settings: Settings,
+    metrics: PipelineMetrics,
+    cluster_maps: ClusterMapRegistry,
+    engine: DetectionEngine,
+    anomalies: faust.TopicT,
+) -> None:
+    """Add the agents that correlate anomalies into incidents, act on them and take in results."""
+    kafka = settings.kafka
+    config = load_policy(settings.policy_file or DEFAULT_POLICY_PATH)
+    if settings.dry_run:
+        config = config.model_copy(update={"dry_run": True})
+    notifier = IncidentNotifier(settings.alerts) if settings.alerts.webhook_url is not None else None
+    responder = IncidentResponder(
+        correlator=Correlator(cluster_maps.current),
+        policy=Policy(config, cluster_maps.current),
+        writer=InfluxWriter(settings.influxdb, metrics),
+        incidents_topic=app.topic(kafka.topic(topics.INCIDENTS), key_type=bytes, value_type=bytes),
+        actions_topic=app.topic(kafka.topic(topics.ACTIONS), key_type=bytes, value_type=bytes),
+        cluster_map=lambda: cluster_maps.current,
+        event_time=lambda: engine.watermark,
+        notifier=notifier,
+    )
+    results = app.topic(kafka.topic(topics.ACTION_RESULTS), key_type=bytes, value_type=bytes)
+
+    @app.agent(anomalies, name="respond")
+    async def respond(stream: faust.StreamT) -> None:
+        logger.info("agent started agent=respond dry_run=%s alerts=%s", config.dry_run, notifier is not None)
+        await responder.run(stream, settings.batch_max_messages, settings.influxdb.flush_interval_seconds)
+
+    @app.agent(results, name="record_results")
+    async def record_results(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            try:
+                result = ActionResult.model_validate_json(event.value)
+            except ValidationError as exc:
+                logger.error("invalid action result skipped offset=%d error=%s", event.message.offset, exc)
+                continue
+            await responder.record_result(result)
+
+    if notifier is not None:
+        @app.task
+        async def deliver_alerts() -> None:
+            await notifier.deliver(asyncio.Event())
 
 
 def _highwater(app: faust.App, tp: faust.types.TP) -> int | None:

@@ -10,6 +10,8 @@ import typer
 from emulators.command import emulate
 from emulators.ettr_study.command import ettr
 from emulators.replay.command import replay
+from dashboards.command import dashboards_app
+from pipeline.alerts.command import receiver
 from pipeline import __version__
 from pipeline.cli_common import BootstrapOption, PrefixOption, load_settings, setup_logging
 from pipeline.errors import QianliyanError
@@ -27,6 +29,8 @@ logger = logging.getLogger("qianliyan")
 app.command()(emulate)
 app.command()(replay)
 app.command()(ettr)
+app.command()(receiver)
+app.add_typer(dashboards_app, name="dashboards")
 
 
 @app.command()
@@ -34,7 +38,7 @@ def worker(
     bootstrap_servers: BootstrapOption = None,
     topic_prefix: PrefixOption = None,
 ) -> None:
-    """Run the Faust worker: validate telemetry, dead-letter bad messages, write to InfluxDB."""
+    """Run the Faust worker: validate, detect, correlate into incidents, decide actions, write to InfluxDB."""
     import faust
 
     from pipeline.app import create_app

@@ -17,7 +17,9 @@ logger = logging.getLogger(__name__)
 
 def all_topic_names(settings: KafkaSettings) -> list[str]:
     """Return the full names of every topic the pipeline reads or writes."""
-    return [settings.topic(name) for name in (*topics.INPUT_TOPICS, topics.DEADLETTER, topics.ANOMALIES, topics.FAULTS_TRUTH)]
+    return [settings.topic(name) for name in (
+        *topics.INPUT_TOPICS, topics.DEADLETTER, topics.ANOMALIES, topics.INCIDENTS, topics.ACTIONS, topics.ACTION_RESULTS, topics.FAULTS_TRUTH
+    )]
 
 
 def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -> list[str]:

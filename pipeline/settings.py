@@ -6,12 +6,14 @@ Nested groups use a double underscore: ``QIANLIYAN_KAFKA__BOOTSTRAP_SERVERS``,
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline import topics
+from pipeline.alerts.settings import AlertSettings
 
 
 class KafkaSettings(BaseModel):
@@ -95,6 +97,12 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     influxdb: InfluxDBSettings = InfluxDBSettings()
     storage: StorageSettings = StorageSettings()
+    alerts: AlertSettings = AlertSettings()
+    topology_file: Path | None = Field(
+        default=None, description="Topology YAML of the cluster (emulators/topologies/): leaf switches and hot spares for the policy."
+    )
+    policy_file: Path | None = Field(default=None, description="Fault-tolerance policy YAML; the built-in default when unset.")
+    dry_run: bool = Field(default=False, description="Mark every action as a dry run, whatever the policy file says.")
     app_id: str = Field(default="qianliyan", description="Faust application id, also the Kafka consumer group.")
     max_message_bytes: int = Field(
         default=256 * 1024,

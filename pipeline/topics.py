@@ -15,5 +15,8 @@ GENERIC: Final = "telemetry.generic"
 FAULTS_TRUTH: Final = "faults.truth"
 DEADLETTER: Final = "deadletter"
 ANOMALIES: Final = "anomalies"
+INCIDENTS: Final = "incidents"
+ACTIONS: Final = "actions"
+ACTION_RESULTS: Final = "actions.results"
 
 INPUT_TOPICS: Final = (GPU, COOLING, DPU, POWER, HARDWARE_EVENTS, JOB_PROGRESS, GENERIC)

@@ -52,6 +52,7 @@ class TelemetryStore:
         app_id: Tag of the ``pipeline_stats`` points this store writes.
         detection: Detectors to run on every valid message, with the publisher of their
             anomalies; None stores telemetry only.
+        observe: Called with every valid message, for example to learn the cluster map.
     """
 
     def __init__(
@@ -66,6 +67,7 @@ class TelemetryStore:
         stats_interval_seconds: float = 10.0,
         detection: tuple[DetectionEngine, AnomalyPublisher] | None = None,
         storage: StorageSettings | None = None,
+        observe: Callable[[Envelope], None] | None = None,
     ) -> None:
         self.writer = writer
         self.deadletter = deadletter
@@ -77,6 +79,7 @@ class TelemetryStore:
         self.stats_interval_seconds = stats_interval_seconds
         self.detection = detection
         self.storage = storage or StorageSettings()
+        self.observe = observe
         self.rollups = RollupWindows(self.storage.rollup_seconds, self.storage.lateness_seconds)
         self.messages_stored = 0
         self.points_written = 0
@@ -119,6 +122,8 @@ class TelemetryStore:
                 done.append(event)
                 continue
             decoded.append(_Decoded(event, message, to_points(message)))
+            if self.observe is not None:
+                self.observe(message)
 
         points: list[PointData] = []
         if self.detection is not None:
