@@ -1,4 +1,8 @@
-"""Clocks for the emulators: wall-clock ticks for demos, simulated ticks for backtests."""
+"""Clocks for the emulators: wall-clock ticks for demos, simulated ticks for backtests.
+
+Both yield the same event times for the same start and interval, so a seeded emulator
+produces the same messages in real time as in accelerated time.
+"""
 
 from __future__ import annotations
 
@@ -21,18 +25,16 @@ def simulated_ticks(start: datetime, interval_seconds: float, count: int | None)
         index += 1
 
 
-def wall_clock_ticks(interval_seconds: float, count: int | None) -> Iterator[datetime]:
-    """Yield the current UTC time every ``interval_seconds``, sleeping in between.
+def wall_clock_ticks(interval_seconds: float, count: int | None, start: datetime | None = None) -> Iterator[datetime]:
+    """Yield the event times of :func:`simulated_ticks`, each when the wall clock reaches it.
 
-    A tick that runs late is not made up: the next one is scheduled from the late tick,
-    so a slow consumer lowers the rate instead of causing a burst.
+    ``start`` defaults to the next whole second. A tick that is already due when the
+    caller asks for it is yielded at once, so a slow consumer falls behind the wall clock
+    but never skips an event time.
     """
-    index = 0
-    next_tick = time.monotonic()
-    while count is None or index < count:
-        delay = next_tick - time.monotonic()
+    first = start or floor_to_second(datetime.now(timezone.utc)) + timedelta(seconds=1)
+    for moment in simulated_ticks(first, interval_seconds, count):
+        delay = (moment - datetime.now(timezone.utc)).total_seconds()
         if delay > 0:
             time.sleep(delay)
-        yield datetime.now(timezone.utc)
-        index += 1
-        next_tick = max(next_tick + interval_seconds, time.monotonic())
+        yield moment
