@@ -218,7 +218,11 @@ class GpuModel:
         self.shutdown = np.where(self.shutdown, self.temp > GPU_RECOVER_CELSIUS, self.temp >= GPU_SHUTDOWN_CELSIUS)
 
     def set_power_limits(self, rack_limit_watts: np.ndarray, host_watts_per_node: float) -> None:
-        """Set each GPU's enforced power limit from its rack's limit, shared evenly; NaN means uncapped."""
+        """Set each GPU's enforced power limit from its rack's limit, shared evenly; NaN means uncapped.
+
+        NOTE: a GPU limit never goes below 200 W, so a rack limit below its hosts' power plus
+        that floor is exceeded, as a real rack would exceed it.
+        """
         topology = self.topology
         per_gpu = (rack_limit_watts / topology.nodes_per_rack - host_watts_per_node) / topology.gpus_per_node
         per_gpu = np.where(np.isnan(per_gpu), GPU_MAX_WATTS, np.clip(per_gpu, GPU_MIN_POWER_LIMIT_WATTS, GPU_MAX_WATTS))

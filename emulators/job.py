@@ -370,12 +370,15 @@ class TrainingJob:
         if wait is None or self.state != "down" or self.down_since is None or t_now - self.down_since < wait:
             return
         faulty = [node for node in self.members if conditions.faulty[node]]
+        if len(faulty) == len(self.members):
+            # Every rank is affected: a job-wide cause, which a restart in place clears.
+            faulty = []
         logger.info(
             "operator recovers job manually job=%s faulty_nodes=%s",
             self.config.name, ",".join(self.node_names[node] for node in faulty) or "none",
         )
         for node in faulty:
-            if self.swap(node) is None:
+            if self.swap(node) is None and len(self.members) > 1:
                 self.exclude(node)
         if self.state == "down":
             self.restart()
@@ -461,6 +464,13 @@ class TrainingJob:
     def uncordon(self, node: int) -> None:
         """Make ``node`` schedulable again."""
         self.cordoned.discard(node)
+
+    def release(self, node: int) -> None:
+        """Return a repaired node to service: uncordon it and, unless it is a member, add it to the spares."""
+        self.cordoned.discard(node)
+        if node not in self.members and node not in self.spares:
+            self.spares.append(node)
+            logger.info("repaired node joins the spare pool job=%s node=%s spares=%d", self.config.name, self.node_names[node], len(self.spares))
 
     def emergency_checkpoint(self, pause: bool = False) -> None:
         """Take a checkpoint now; then go on running, or with ``pause`` wait for :meth:`resume` or :meth:`restart`.

@@ -214,7 +214,7 @@ class GpuThermal(FaultKind):
     scope = "gpu"
     onset = "fast"
     summary = "one GPU near its slowdown temperature, thermal clock events, SM clock and power down"
-    defaults = {"resistance_factor": 2.1, "ramp_seconds": 300.0}
+    defaults = {"resistance_factor": 2.1, "ramp_seconds": 60.0}
 
     def apply(self, fault: Fault, age_seconds: float, ctx: FaultContext) -> None:
         node, gpu = _place(fault)

@@ -91,6 +91,7 @@ class FaultInjector:
             cleared = kind.ends_on_restart and ctx.job.restarts > fault.state["_restarts"]
             if (end is not None and end <= now) or cleared:
                 kind.finish(fault, ctx)
+                self._release_if_repaired(fault, ctx)
                 end_time = now if cleared or end is None else end
                 truth.append(truth_record(fault, kind, self.topology, ctx.job.config.name, end_time))
                 self.ended += 1
@@ -99,6 +100,15 @@ class FaultInjector:
             kind.apply(fault, (now - fault.start).total_seconds(), ctx)
             still_active.append((fault, kind))
         self.active = still_active
+
+
+    def _release_if_repaired(self, fault: Fault, ctx: FaultContext) -> None:
+        """Return the fault's node to service when no other active fault hits it."""
+        if fault.node is None or fault.kind == "planned_maintenance":
+            return
+        if any(other.node == fault.node for other, _ in self.active if other is not fault):
+            return
+        ctx.job.release(fault.node)
 
 
 def check_fault(fault: Fault, topology: Topology) -> None:

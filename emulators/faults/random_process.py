@@ -65,6 +65,7 @@ class RandomFaultConfig(BaseModel):
     # Estimate from SuperBench: mean time between incidents falls from 719 h to 152 h over
     # 20 incidents, about 8.5 % more per incident.
     repeat_multiplier: float = Field(default=1.085, ge=1)
+    max_repeat_incidents: int = Field(default=20, ge=0, description="Incidents after which a node's rate stops rising.")
     # MegaScale: about 0.5 % of machines run about 10 % slower.
     straggler_share: float = Field(default=0.005, ge=0, le=1)
     # Estimates after Greyhound: communication fail-slows last about 24 min, compute ones about 10 min.
@@ -97,10 +98,11 @@ class RandomFaultProcess:
         self.seed = seed
         self.job_nodes = job_nodes if job_nodes is not None else topology.job_node_indices
         setup = np.random.default_rng([seed, 20])
-        self.node_multiplier = np.ones(topology.node_count)
+        self.lemon_multiplier = np.ones(topology.node_count)
         lemons = setup.random(topology.node_count) < config.lemon_share
         low, high = config.lemon_multiplier_range
-        self.node_multiplier[lemons] = setup.uniform(low, high, int(lemons.sum()))
+        self.lemon_multiplier[lemons] = setup.uniform(low, high, int(lemons.sum()))
+        self.incidents = np.zeros(topology.node_count, dtype=np.int64)
         self.stragglers = np.flatnonzero(setup.random(topology.node_count) < config.straggler_share)
         self.streams = {name: _Stream(name, np.random.default_rng([seed, 21 + index])) for index, name in enumerate(("interruption", "flap", "cdu", "comm", "compute"))}
         self.origin: datetime | None = None
@@ -120,6 +122,12 @@ class RandomFaultProcess:
                 faults.append(self._draw(stream, self.origin + timedelta(seconds=stream.next_seconds)))
                 stream.next_seconds = self._gap(stream, stream.next_seconds)
         return faults
+
+    @property
+    def node_multiplier(self) -> np.ndarray:
+        """Each node's rate relative to the base rate: its lemon factor times its repeat growth."""
+        repeats = np.minimum(self.incidents, self.config.max_repeat_incidents)
+        return self.lemon_multiplier * self.config.repeat_multiplier**repeats
 
     # Rates
 
@@ -175,8 +183,9 @@ class RandomFaultProcess:
     def _interruption(self, rng: np.random.Generator, start: datetime) -> Fault:
         weights = np.array([rate for _, rate, _ in LLAMA3_RATES])
         kind, _, params = LLAMA3_RATES[int(rng.choice(len(weights), p=weights / weights.sum()))]
-        node = int(rng.choice(self.topology.node_count, p=self.node_multiplier / self.node_multiplier.sum()))
-        self.node_multiplier[node] *= self.config.repeat_multiplier
+        multiplier = self.node_multiplier
+        node = int(rng.choice(self.topology.node_count, p=multiplier / multiplier.sum()))
+        self.incidents[node] += 1
         place: dict[str, Any] = {"node": node}
         if kind in ("gpu_fell_off_bus", "nvlink_fault", "gpu_hard_fault", "hbm_uncorrectable", "gpu_sram_uncorrectable", "gsp_hang", "gpu_thermal"):
             place["gpu"] = int(rng.integers(self.topology.gpus_per_node))

@@ -14,21 +14,25 @@ A scenario is YAML::
         params: {precursor_seconds: 10}
     random:                         # optional: the random fault process and its settings
       rate_multiplier: 100
+    job:                            # optional: job timing, see emulators.job.JobConfig
+      manual_recovery_seconds: 300
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from emulators.faults.base import Fault, ParamValue
 from emulators.faults.catalog import fault_kind
 from emulators.faults.injector import check_fault
 from emulators.faults.random_process import RandomFaultConfig
+from emulators.job import JobConfig
 from emulators.topology import Topology
 
 
@@ -47,14 +51,40 @@ class ScenarioFault(BaseModel):
     switch: str | None = None
     params: dict[str, ParamValue] = Field(default_factory=dict)
 
+    @field_validator("start", mode="before")
+    @classmethod
+    def _check_offset(cls, value: object) -> object:
+        # A negative number would otherwise pass as a Unix timestamp.
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+            raise ValueError(f"start must be 0 or more seconds after the first sample, got {value}")
+        return value
+
+
+class ScenarioJob(BaseModel):
+    """Job timing that a scenario overrides; unset fields keep the :class:`~emulators.job.JobConfig` defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    checkpoint_every_steps: int | None = Field(default=None, ge=1)
+    checkpoint_seconds: float | None = Field(default=None, ge=0)
+    restart_seconds: float | None = Field(default=None, ge=0)
+    spare_swap_seconds: float | None = Field(default=None, ge=0)
+    nccl_timeout_seconds: float | None = Field(default=None, ge=0)
+    manual_recovery_seconds: float | None = Field(default=None, ge=0)
+
+    def apply(self, config: JobConfig) -> JobConfig:
+        """Return ``config`` with the fields this scenario sets."""
+        return replace(config, **self.model_dump(exclude_unset=True))
+
 
 class Scenario(BaseModel):
-    """A scenario file: listed faults and an optional random process."""
+    """A scenario file: listed faults, an optional random process and job timing."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     faults: list[ScenarioFault] = Field(default_factory=list)
     random: RandomFaultConfig | None = None
+    job: ScenarioJob = Field(default_factory=ScenarioJob)
 
 
 def load_scenario(path: Path) -> Scenario:
