@@ -39,3 +39,19 @@ def test_env_example_lists_compose_variables() -> None:
 
     for variable in compose_variables:
         assert re.search(rf"^{variable}=", example, re.MULTILINE), f"{variable} is missing from .env.example"
+
+
+def test_grafana_mounts_existing_provisioning() -> None:
+    grafana = load_compose()["services"]["grafana"]
+
+    for volume in grafana["volumes"]:
+        source = volume.split(":")[0]
+        assert (ROOT / source).exists(), f"{source} is mounted but missing"
+
+
+def test_grafana_env_covers_datasource_variables() -> None:
+    datasource = (ROOT / "dashboards/provisioning/datasources/influxdb.yaml").read_text()
+    variables = set(re.findall(r"\$\{([A-Z_]+)\}", datasource))
+    environment = load_compose()["services"]["grafana"]["environment"]
+
+    assert variables <= set(environment), f"{sorted(variables - set(environment))} missing in Grafana's environment"
