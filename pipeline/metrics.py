@@ -41,6 +41,10 @@ class PipelineMetrics:
             "qianliyan_store_latency_seconds", "Time from a message's event time to its points being stored.",
             buckets=LATENCY_BUCKETS_SECONDS, registry=self.registry,
         )
+        self.detection_latency = Histogram(
+            "qianliyan_detection_latency_seconds", "Time from the event time of a sample to the publication of the anomaly it caused.",
+            buckets=LATENCY_BUCKETS_SECONDS, registry=self.registry,
+        )
         self.consumer_lag = Gauge(
             "qianliyan_consumer_lag", "Messages between the last handled offset and the partition's high watermark.",
             ["topic", "partition"], registry=self.registry,
@@ -74,5 +78,6 @@ class PipelineMetrics:
             "consumer_lag": self.max_consumer_lag(),
             "write_latency_seconds": mean(self.write_latency),
             "store_latency_seconds": mean(self.store_latency),
+            "detection_latency_seconds": mean(self.detection_latency),
         }
         return PointData("pipeline_stats", tags, fields, now or datetime.now(timezone.utc))

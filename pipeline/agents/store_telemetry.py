@@ -130,8 +130,10 @@ class TelemetryStore:
             engine, publisher = self.detection
             anomalies = engine.process([item.message for item in decoded])
             await publisher.publish(anomalies)
+            published_at = datetime.now(timezone.utc)
             for anomaly in anomalies:
                 self._flag(anomaly.entity, anomaly.rack, anomaly.time)
+                self.metrics.detection_latency.observe(max((published_at - anomaly.time).total_seconds(), 0.0))
             points += [anomaly_point(anomaly) for anomaly in anomalies]
 
         immediate: list[_Decoded] = []
