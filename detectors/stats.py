@@ -12,15 +12,18 @@ import numpy as np
 
 from detectors.base import FeatureScoringDetector
 
-# Ratio of the standard deviation to the median absolute deviation for normal data.
+# Ratios of the standard deviation to the median and to the mean absolute deviation
+# for normal data.
 MAD_TO_SIGMA = 1.4826
+MEAN_AD_TO_SIGMA = 1.253314
 
 
 class RobustZScore(FeatureScoringDetector):
     """Distance of each value from the median of its recent window, in robust standard deviations.
 
     score = |x - median(window)| / max(1.4826 * MAD(window), min_scale), per cell; the
-    entity's score is the largest over its features.
+    entity's score is the largest over its features. Where MAD is 0 (more than half of
+    the window holds one value), 1.253314 * the mean absolute deviation replaces it.
 
     The detector learns from every value, anomalous or not: the median and the median
     absolute deviation ignore up to half of the window, so a short burst of anomalies does
@@ -32,6 +35,8 @@ class RobustZScore(FeatureScoringDetector):
         min_samples: Values a cell needs before it is scored; NaN before that.
         min_scale: Floor of the scale, in the feature's unit, so that a series that was
             constant does not turn a tiny change into an infinite score.
+        relative_scale: Floor of the scale as a fraction of the window median, so that
+            series of very different magnitudes give comparable scores (0 turns it off).
         seed: Accepted for the common contract; this detector has no randomness.
 
     Cost: O(entities x features x window) per step for the median.
@@ -39,11 +44,14 @@ class RobustZScore(FeatureScoringDetector):
 
     learns_from_anomalies = True
 
-    def __init__(self, *, window: int = 60, min_samples: int = 20, min_scale: float = 1e-3, seed: int | None = 0) -> None:
+    def __init__(
+        self, *, window: int = 60, min_samples: int = 20, min_scale: float = 1e-3, relative_scale: float = 0.0, seed: int | None = 0
+    ) -> None:
         super().__init__(seed=seed)
         self.window = window
         self.min_samples = min_samples
         self.min_scale = min_scale
+        self.relative_scale = relative_scale
         if not 2 <= min_samples <= window:
             raise ValueError(f"min_samples must be in [2, window={window}], got {min_samples}")
         if min_scale <= 0:
@@ -68,7 +76,14 @@ class RobustZScore(FeatureScoringDetector):
                 median = np.nanmedian(self._buffer, axis=2)
                 mad = np.nanmedian(np.abs(self._buffer - median[:, :, None]), axis=2)
 
-        scale = np.maximum(MAD_TO_SIGMA * mad, self.min_scale)
+        # A window where more than half the values are equal has MAD 0; the modified z-score
+        # of Iglewicz and Hoaglin (1993) then falls back to the mean absolute deviation.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean_ad = np.nanmean(np.abs(self._buffer - median[:, :, None]), axis=2)
+        scale = np.where(mad > 0, MAD_TO_SIGMA * mad, MEAN_AD_TO_SIGMA * mean_ad)
+        scale = np.maximum(np.nan_to_num(scale, nan=0.0), self.min_scale)
+        scale = np.maximum(scale, self.relative_scale * np.abs(np.nan_to_num(median)))
         scores = np.abs(X - median) / scale
         scores[counts < self.min_samples] = np.nan
         return scores

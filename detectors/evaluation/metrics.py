@@ -1,21 +1,20 @@
 """Detection metrics: point-adjusted F1, event-wise F1 and composite F1 on labelled series.
 
 Labels and predictions are boolean arrays over time steps; an anomaly segment (event) is a
-maximal run of True labels. Three metrics, from most to least forgiving:
+maximal run of True labels. Three metrics:
 
 - point-adjusted F1 (Xu et al., WWW 2018, "Unsupervised Anomaly Detection via Variational
   Auto-Encoder for Seasonal KPIs"): if any point of a labelled segment is predicted, every
   point of that segment counts as predicted; then point-wise precision and recall. The
   usual SMD figure, and known to flatter detectors that fire at random (Kim et al., AAAI
   2022, "Towards a Rigorous Evaluation of Time-Series Anomaly Detection").
-- event-wise F1 without point adjustment, after the event scoring of Hundman et al., KDD
-  2018, "Detecting Spacecraft Anomalies Using LSTMs and Nonparametric Dynamic
-  Thresholding": a labelled event is a true positive if any predicted point falls inside
-  it, a false negative otherwise, and every maximal run of predicted points outside the
-  labelled events is one false positive. Hundman et al. count a predicted run that
-  touches an event as no false positive however far it extends, so that predicting every
-  point scores F1 = 1; here the part of a run outside the events counts as a false
-  positive, and predicting every point scores an F1 near 2/3 when there are many events.
+- event-wise F1 without point adjustment, as range-based precision and recall (Tatbul et
+  al., NeurIPS 2018, "Precision and Recall for Time Series") with existence-only recall,
+  flat positional bias and no cardinality penalty: recall is the share of labelled events
+  that contain at least one predicted point; precision is the mean, over maximal runs of
+  predicted points, of the share of each run that lies inside labelled events. A run
+  outside every event adds 0, and predicting every point gives precision equal to the
+  share of anomalous points.
 - composite F1 (Garg et al., IEEE TNNLS 2021, "An Evaluation of Anomaly Detection and
   Diagnosis in Multivariate Time Series"): point-wise precision with event-wise recall.
 
@@ -26,6 +25,7 @@ result is an upper bound, not what a deployed detector would reach.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,15 +91,16 @@ def point_adjusted_f1(labels: np.ndarray, predictions: np.ndarray) -> DetectionS
 def event_wise_f1(labels: np.ndarray, predictions: np.ndarray) -> DetectionScores:
     """Return event-wise precision, recall and F1 without point adjustment.
 
-    precision = detected events / (detected events + runs of predicted points outside the events),
-    recall = detected events / labelled events.
+    recall = labelled events with a predicted point / labelled events,
+    precision = mean over runs of predicted points of (points of the run inside events / run length).
     """
     truth, predicted = _check_pair(labels, predictions, "predictions")
     predicted = predicted.astype(bool)
     events = segments(truth)
     detected = sum(1 for start, end in events if predicted[start:end].any())
-    false_runs = len(segments(predicted & ~truth))
-    precision = detected / max(detected + false_runs, 1)
+    runs = segments(predicted)
+    coverage = [np.count_nonzero(truth[start:end]) / (end - start) for start, end in runs]
+    precision = float(np.mean(coverage)) if runs else 0.0
     recall = detected / max(len(events), 1)
     return DetectionScores(precision, recall, f1_from(precision, recall))
 
@@ -157,14 +158,23 @@ def threshold_candidates(scores: np.ndarray, count: int = 200) -> np.ndarray:
 def best_event_wise_f1(labels: np.ndarray, scores: np.ndarray, count: int = 200) -> DetectionScores:
     """Return the event-wise scores at the best of ``count`` quantile thresholds.
 
-    Unlike :func:`best_point_adjusted_f1` this search is on a grid, because the number of
-    false runs does not change monotonically with the threshold.
+    Unlike :func:`best_point_adjusted_f1` this search is on a grid, because the runs of
+    predicted points split and merge as the threshold moves.
     """
+    return _best_on_grid(event_wise_f1, labels, scores, count)
+
+
+def best_composite_f1(labels: np.ndarray, scores: np.ndarray, count: int = 200) -> DetectionScores:
+    """Return the composite scores at the best of ``count`` quantile thresholds."""
+    return _best_on_grid(composite_f1, labels, scores, count)
+
+
+def _best_on_grid(metric: Callable[[np.ndarray, np.ndarray], DetectionScores], labels: np.ndarray, scores: np.ndarray, count: int) -> DetectionScores:
     truth, values = _check_pair(labels, scores, "scores")
     values = np.where(np.isnan(values.astype(float)), -np.inf, values.astype(float))
     best = DetectionScores(0.0, 0.0, 0.0, None)
     for threshold in threshold_candidates(values, count):
-        result = event_wise_f1(truth, values >= threshold)
+        result = metric(truth, values >= threshold)
         if result.f1 > best.f1:
             best = DetectionScores(result.precision, result.recall, result.f1, float(threshold))
     return best

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from detectors.evaluation.metrics import (
+    best_composite_f1,
     best_event_wise_f1,
     best_point_adjusted_f1,
     composite_f1,
@@ -58,7 +59,7 @@ def test_point_wise_without_adjustment() -> None:
 
 
 def test_event_wise_f1_known_answer() -> None:
-    # Event 1 hit, event 2 missed, two false runs (row 0 and rows 6-7).
+    # Runs [0], [3], [6-7] cover events 0, 1 and 0 of their points; event 1 hit, event 2 missed.
     result = event_wise_f1(LABELS, flags(0, 3, 6, 7))
 
     assert result.precision == pytest.approx(1 / 3)
@@ -66,19 +67,18 @@ def test_event_wise_f1_known_answer() -> None:
     assert result.f1 == pytest.approx(0.4)
 
 
-def test_event_wise_spill_over_counts_false() -> None:
-    # Rows 5-8 are one predicted run; its part outside event 2 (rows 5-7) is one false positive.
+def test_event_wise_spill_over_lowers_precision() -> None:
+    # One run on rows 5-8: only row 8 lies in an event.
     result = event_wise_f1(LABELS, flags(5, 6, 7, 8))
 
-    assert result.precision == pytest.approx(0.5)
+    assert result.precision == pytest.approx(0.25)
     assert result.recall == pytest.approx(0.5)
 
 
 def test_event_wise_predict_all_not_perfect() -> None:
-    # Every point predicted: both events hit, three normal gaps are false runs.
     result = event_wise_f1(LABELS, np.ones(LABELS.size, dtype=bool))
 
-    assert result.precision == pytest.approx(2 / 5)
+    assert result.precision == pytest.approx(5 / 12)
     assert result.recall == pytest.approx(1.0)
 
 
@@ -130,6 +130,15 @@ def test_best_event_wise_finds_clean_threshold() -> None:
     scores = np.array([0.1, 0.2, 0.3, 0.9, 0.2, 0.5, 0.1, 0.1, 0.6, 0.1, 0.1, 0.1])
 
     result = best_event_wise_f1(LABELS, scores)
+
+    assert result.f1 == pytest.approx(1.0)
+    assert 0.5 < result.threshold <= 0.6
+
+
+def test_best_composite_finds_clean_threshold() -> None:
+    scores = np.array([0.1, 0.2, 0.9, 0.9, 0.9, 0.5, 0.1, 0.1, 0.6, 0.6, 0.1, 0.1])
+
+    result = best_composite_f1(LABELS, scores)
 
     assert result.f1 == pytest.approx(1.0)
     assert 0.5 < result.threshold <= 0.6
