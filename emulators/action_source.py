@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any
 
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
@@ -16,16 +18,20 @@ from pipeline.settings import KafkaSettings
 logger = logging.getLogger(__name__)
 
 MAX_ACTIONS_PER_POLL = 500
+ASSIGNMENT_TIMEOUT_SECONDS = 30.0
+# kafka-python finishes joining a consumer group only inside polls that block for a while.
+JOIN_POLL_MS = 500
 
 
 class KafkaActionSource:
     """Poll ``actions`` without blocking and return the valid requests; invalid ones are counted and logged.
 
-    The consumer starts at the newest offset, so actions issued before the emulator
-    started are not applied. Offsets are committed automatically.
+    A new consumer group starts at the newest offset, so actions issued before the
+    emulator started are not applied, unless ``from_beginning`` is set. Offsets are
+    committed automatically.
     """
 
-    def __init__(self, settings: KafkaSettings, group_id: str = "qianliyan-controller") -> None:
+    def __init__(self, settings: KafkaSettings, group_id: str = "qianliyan-controller", from_beginning: bool = False) -> None:
         self.topic = settings.topic(ACTIONS)
         try:
             self.consumer = KafkaConsumer(
@@ -33,7 +39,7 @@ class KafkaActionSource:
                 bootstrap_servers=settings.bootstrap_servers.split(","),
                 client_id="qianliyan-controller",
                 group_id=group_id,
-                auto_offset_reset="latest",
+                auto_offset_reset="earliest" if from_beginning else "latest",
                 enable_auto_commit=True,
                 request_timeout_ms=max(settings.request_timeout_ms, 31_000),
             )
@@ -43,11 +49,33 @@ class KafkaActionSource:
                 "'scripts/services.sh up' or set QIANLIYAN_KAFKA__BOOTSTRAP_SERVERS"
             ) from exc
         self.invalid = 0
+        self.pending: list[ActionRequest] = []
+        self._wait_for_assignment()
+
+    def _wait_for_assignment(self) -> None:
+        """Block until the group assigns partitions, keeping what arrives meanwhile.
+
+        Raises:
+            ServiceUnavailableError: no partition was assigned within the timeout.
+        """
+        deadline = time.monotonic() + ASSIGNMENT_TIMEOUT_SECONDS
+        while not self.consumer.assignment():
+            if time.monotonic() > deadline:
+                self.consumer.close()
+                raise ServiceUnavailableError(
+                    f"the controller's consumer got no partition of {self.topic} within {ASSIGNMENT_TIMEOUT_SECONDS:.0f} s; "
+                    "check that the topic exists and the broker is healthy"
+                )
+            self.pending += self._decode(self.consumer.poll(timeout_ms=JOIN_POLL_MS, max_records=MAX_ACTIONS_PER_POLL))
+        logger.info("controller consumer assigned topic=%s partitions=%d", self.topic, len(self.consumer.assignment()))
 
     def poll(self) -> list[ActionRequest]:
         """Return the actions that arrived since the last call, in offset order per partition."""
+        requests, self.pending = self.pending, []
+        return requests + self._decode(self.consumer.poll(timeout_ms=0, max_records=MAX_ACTIONS_PER_POLL))
+
+    def _decode(self, batches: dict[Any, list[Any]]) -> list[ActionRequest]:
         requests = []
-        batches = self.consumer.poll(timeout_ms=0, max_records=MAX_ACTIONS_PER_POLL)
         for partition, messages in batches.items():
             for message in messages:
                 try:
