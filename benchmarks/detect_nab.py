@@ -108,7 +108,7 @@ ARTIME_RAW = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder that holds nab/ (default ../shared/data)")
+    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder that contains nab/ (default ../shared/data)")
     parser.add_argument("--detectors", nargs="*", default=list(NAB_DETECTORS), choices=list(NAB_DETECTORS), help="detectors to run; the first gets the per-series table")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     arguments = parser.parse_args()

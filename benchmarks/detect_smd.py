@@ -1,7 +1,7 @@
 """Score the package's detectors on the Server Machine Dataset (SMD), per machine.
 
 Batch models (isolation forest, PCA) are fitted on each machine's training half and score
-its test half; streaming detectors learn the last 2,000 training rows and then score and
+its test half. Streaming detectors learn the last 2,000 training rows and then score and
 learn the test half row by row. Every figure is taken at the threshold that maximises it,
 searched with the labels, as most SMD papers do: read them as upper bounds. The
 ``all_points`` row flags every point and shows how much each metric gives for nothing.
@@ -27,7 +27,7 @@ from detectors.evaluation.report import as_json, render_table
 from detectors.evaluation.runs import SMD_DETECTORS, SmdRow, evaluate_smd
 
 # Published SMD figures for comparison. Each is an average over the 28 machines at a
-# threshold searched with the labels, with point adjustment, unless the note says otherwise.
+# threshold searched with the labels, with point adjustment, unless its note states otherwise.
 PUBLISHED = (
     ("OmniAnomaly (Su et al., KDD 2019)", "PA-F1 0.962", "unverified: quoted from memory of the paper's table"),
     ("Anomaly Transformer (Xu et al., ICLR 2022)", "PA-F1 0.923", "unverified: quoted from memory of the paper's table"),
@@ -58,7 +58,7 @@ def summarize(rows: list[SmdRow]) -> list[list[object]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder that holds smd/ (default ../shared/data)")
+    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder that contains smd/ (default ../shared/data)")
     parser.add_argument("--machines", nargs="*", help="machines to score, for example machine-1-6 (default all with values)")
     parser.add_argument("--detectors", nargs="*", default=list(SMD_DETECTORS), choices=list(SMD_DETECTORS), help="detectors to run (default all)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")

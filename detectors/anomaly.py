@@ -24,7 +24,7 @@ SEVERITY_RANK: Final[dict[str, int]] = {"info": 0, "warning": 1, "critical": 2}
 
 
 class Anomaly(BaseModel):
-    """One detection: what stands out, where, when, how strongly and why.
+    """One detection: what is anomalous, where, when, how strongly and why.
 
     Attributes:
         time: Event time of the sample that triggered the detection, in UTC.

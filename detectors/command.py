@@ -30,7 +30,7 @@ def read_training_csv(path: Path, columns: list[str] | None = None) -> tuple[np.
     """Read a CSV file with a header of feature names into a float matrix; empty cells become NaN.
 
     Raises:
-        typer.BadParameter: The file is missing, empty, names an unknown column, or holds text
+        typer.BadParameter: The file is missing, empty, names an unknown column, or contains text
             where a number belongs.
     """
     if not path.is_file():
@@ -88,7 +88,7 @@ def evaluate(
     anomalies: Annotated[Optional[Path], typer.Option(help="JSON Lines file of anomalies from an emulator run.")] = None,
     truth: Annotated[Optional[Path], typer.Option(help="JSON Lines file of the run's fault ground truth (faults.truth records).")] = None,
     grace_seconds: Annotated[float, typer.Option(min=0, help="Seconds after a fault's end during which a detection still counts.")] = 60.0,
-    data_root: Annotated[Path, typer.Option(help="Folder that holds smd/ and nab/.")] = DEFAULT_DATA_ROOT,
+    data_root: Annotated[Path, typer.Option(help="Folder that contains smd/ and nab/.")] = DEFAULT_DATA_ROOT,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Score detections against ground truth: an emulator run, SMD or NAB, and print a table."""

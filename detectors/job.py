@@ -1,8 +1,8 @@
 """Job-level detectors: stragglers from step times, and hangs from progress and RDMA traffic.
 
 In a synchronous data-parallel job every step waits for the slowest rank, so one slow node
-slows the whole job (MegaScale saw about 0.5 % of machines running about 10 % slower), and
-a hang shows as steps that stop while collective traffic falls flat (MegaScale, ByteRobust).
+slows the whole job (MegaScale saw about 0.5 % of machines running about 10 % slower). A
+hang shows as steps that stop while collective traffic falls flat (MegaScale, ByteRobust).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from detectors.base import StreamingDetector
 class StragglerDetector(StreamingDetector):
     """Change-point test on each node's share of the step, relative to its peers.
 
-    ``X`` holds one row per node (rank) of ONE job and one column: the node's compute time
+    ``X`` has one row per node (rank) of ONE job and one column: the node's compute time
     of the latest step in seconds (``JobProgress.step_time_seconds``). Per step, each node's
     excess is ``x / median(x over nodes) - 1``, so a job-wide slowdown (a checkpoint, a
     cooling event on every rack) moves no node. A one-sided CUSUM accumulates the excess
@@ -95,7 +95,7 @@ class HangDetector(StreamingDetector):
     """Seconds without training progress while RDMA traffic is flat.
 
     Call it on a regular tick (every ``interval_seconds``), not per message, because a hung
-    job sends no progress messages. ``X`` holds one row per job (or node) and two columns:
+    job sends no progress messages. ``X`` has one row per job (or node) and two columns:
 
     0. the latest step number seen (``JobProgress.step``),
     1. the RDMA throughput over the last tick in bytes per second (from the DPU port

@@ -4,7 +4,7 @@
 worker needs to score: the feature order, the values that fill missing features, a
 threshold taken from the training scores, and version information. ``save_model`` and
 ``load_model`` store it with joblib. Score many rows per call (one row per entity of a
-time step, or a whole test set); a call per row wastes most of the time in overhead.
+time step, or a whole test set), because a call per row spends most of its time in overhead.
 """
 
 from __future__ import annotations

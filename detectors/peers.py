@@ -1,4 +1,4 @@
-"""Peer comparison: which node of a synchronous job stands apart from the others.
+"""Peer comparison: which node of a synchronous job differs from the others.
 
 Ranks of one data-parallel job run the same code on the same kind of hardware, so at any
 moment their metrics should look alike. A node whose metrics sit far from its peers' at
@@ -20,7 +20,7 @@ from detectors.stats import MAD_TO_SIGMA
 class PeerDeviation(StreamingDetector):
     """Robust distance of each node from its peers at the same step, with a k-of-n persistence rule.
 
-    ``X`` holds one row per node of ONE job and one column per metric (for example
+    ``X`` has one row per node of ONE job and one column per metric (for example
     Minder's most fault-sensitive metrics: PFC Tx packet rate, CPU, GPU duty cycle, power,
     graphics and tensor activity, NVLink bandwidth). At each step and for each metric:
 

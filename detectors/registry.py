@@ -1,9 +1,9 @@
 """Every streaming and batch detector with small default settings, for tests and benchmarks.
 
 Each entry names the input it expects, so that a generic test can build a labelled stream
-for it: ``features`` (independent numeric series per entity), ``peers`` (nodes of one job
-that should look alike), ``step_time`` (one step time per node) or ``hang`` (step number
-and RDMA throughput per job).
+for it. The inputs are ``features`` (independent numeric series per entity), ``peers``
+(nodes of one job that should look alike), ``step_time`` (one step time per node) and
+``hang`` (step number and RDMA throughput per job).
 """
 
 from __future__ import annotations

@@ -23,12 +23,12 @@ class RobustZScore(FeatureScoringDetector):
 
     score = |x - median(window)| / max(1.4826 * MAD(window), min_scale), per cell; the
     entity's score is the largest over its features. Where MAD is 0 (more than half of
-    the window holds one value), 1.253314 * the mean absolute deviation replaces it.
+    the window has the same value), 1.253314 * the mean absolute deviation replaces it.
 
-    The detector learns from every value, anomalous or not: the median and the median
+    The detector learns from every value, anomalous or not. The median and the median
     absolute deviation ignore up to half of the window, so a short burst of anomalies does
-    not move the reference, while a lasting level shift becomes the new normal after
-    about ``window / 2`` steps.
+    not move the reference. A lasting level shift becomes the new normal after about
+    ``window / 2`` steps.
 
     Args:
         window: Number of recent values per cell that form the reference.
@@ -76,8 +76,8 @@ class RobustZScore(FeatureScoringDetector):
                 median = np.nanmedian(self._buffer, axis=2)
                 mad = np.nanmedian(np.abs(self._buffer - median[:, :, None]), axis=2)
 
-        # A window where more than half the values are equal has MAD 0; the modified z-score
-        # of Iglewicz and Hoaglin (1993) then falls back to the mean absolute deviation.
+        # A window where more than half the values are equal has MAD 0. The scale then falls
+        # back to the mean absolute deviation, which is also 0 only for a constant window.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             mean_ad = np.nanmean(np.abs(self._buffer - median[:, :, None]), axis=2)
@@ -149,9 +149,8 @@ class Cusum(FeatureScoringDetector):
     During warm-up each cell estimates its reference mean and standard deviation from
     ``warmup`` values. Then, with z = (x - mean) / std, the upper and lower sums follow
     S+ = max(0, S+ + z - drift) and S- = max(0, S- - z - drift), and the score is
-    max(S+, S-) in standard deviations. ``drift`` = 0.5 and a decision threshold of 4 to 5
-    are the usual choice for detecting a one-standard-deviation shift (Montgomery,
-    Introduction to Statistical Quality Control).
+    max(S+, S-) in standard deviations. ``drift`` = 0.5 with a decision threshold of 4 to 5
+    is a common choice for detecting a shift of one standard deviation.
 
     When a sum passes ``threshold`` the cell restarts both sums from zero, so a shift that
     lasts raises the score again every threshold / (shift - drift) steps instead of

@@ -37,7 +37,7 @@ class NabSeries:
 
 
 def smd_root(data_root: Path = DEFAULT_DATA_ROOT) -> Path:
-    """Return the folder that holds SMD's ``train``, ``test`` and ``test_label`` folders."""
+    """Return the folder that contains SMD's ``train``, ``test`` and ``test_label`` folders."""
     return data_root / "smd" / "ServerMachineDataset"
 
 
@@ -49,7 +49,7 @@ def smd_machines(data_root: Path = DEFAULT_DATA_ROOT) -> list[str]:
     """
     root = smd_root(data_root)
     if not (root / "test").is_dir():
-        raise FileNotFoundError(f"SMD test values not found in {root / 'test'}; pass the folder that holds smd/ServerMachineDataset")
+        raise FileNotFoundError(f"SMD test values not found in {root / 'test'}; pass the folder that contains smd/ServerMachineDataset")
     names = [path.stem for path in (root / "test").glob("machine-*.txt") if (root / "train" / path.name).is_file()]
     return sorted(names, key=lambda name: tuple(int(part) for part in name.split("-")[1:]))
 
@@ -76,7 +76,7 @@ def load_smd_machine(name: str, data_root: Path = DEFAULT_DATA_ROOT) -> SmdMachi
 
 
 def nab_root(data_root: Path = DEFAULT_DATA_ROOT) -> Path:
-    """Return the NAB folder that holds ``data``, ``labels`` and ``config``."""
+    """Return the NAB folder that contains ``data``, ``labels`` and ``config``."""
     return data_root / "nab"
 
 
@@ -90,7 +90,7 @@ def load_nab_corpus(data_root: Path = DEFAULT_DATA_ROOT, windows_file: str = "co
     root = nab_root(data_root)
     windows_path = root / "labels" / windows_file
     if not windows_path.is_file():
-        raise FileNotFoundError(f"NAB windows not found at {windows_path}; pass the folder that holds nab/")
+        raise FileNotFoundError(f"NAB windows not found at {windows_path}; pass the folder that contains nab/")
     windows_by_file = json.loads(windows_path.read_text())
 
     corpus = []

@@ -2,7 +2,7 @@
 
 A fault (``FaultTruth``) is detected when an anomaly about the same place arrives between
 the fault's start and its end plus ``grace_seconds``. Anomalies about one place (entity and
-GPU) that follow each other within ``merge_gap_seconds`` form one alarm; an alarm that
+GPU) that follow each other within ``merge_gap_seconds`` form one alarm. An alarm that
 matches no fault is a false alarm. Per fault kind:
 
 - recall = detected faults / faults,
@@ -75,10 +75,10 @@ def fault_windows(records: Iterable[FaultTruth]) -> list[FaultWindow]:
 def matches_place(window: FaultWindow, anomaly: Anomaly, members: Mapping[str, Collection[str]]) -> bool:
     """Return whether an anomaly is about the fault's place.
 
-    A GPU fault matches anomalies on that GPU or on its whole node; a node fault matches
-    anomalies on the node or any of its GPUs; a rack fault matches anomalies on the rack
-    or anything in it; a cluster fault matches anything in the cluster. Other scopes (job,
-    switch, series) match their own entity and the entities listed in ``members``.
+    A GPU fault matches anomalies on that GPU or on its whole node. A node fault matches
+    anomalies on the node or any of its GPUs. A rack fault matches anomalies on the rack
+    or anything in it, and a cluster fault matches anything in the cluster. Other scopes
+    (job, switch, series) match their own entity and the entities listed in ``members``.
     """
     if anomaly.cluster != window.cluster:
         return False

@@ -1,8 +1,8 @@
 """The Numenta Anomaly Benchmark (NAB) score, written from its published description.
 
-Source of the rules: Lavin and Ahmad, "Evaluating Real-time Anomaly Detection Algorithms -
-the Numenta Anomaly Benchmark", ICMLA 2015, and the NAB whitepaper and scorer in
-github.com/numenta/NAB. Per data file:
+Source of the rules: NAB's scorer (nab/sweeper.py in github.com/numenta/NAB), which
+implements Lavin and Ahmad, "Evaluating Real-time Anomaly Detection Algorithms - the
+Numenta Anomaly Benchmark", ICMLA 2015. No code was taken from it. Per data file:
 
 1. The first 15 % of the rows (at most 750) are a probationary period and are not scored.
 2. A detection is a row whose anomaly score is >= the threshold.
@@ -15,9 +15,9 @@ github.com/numenta/NAB. Per data file:
    (width - 1) measured from the end of the previous window, or the full fp_weight when
    no window came before it.
 
-The threshold is optimised once for the whole corpus (it maximises the summed raw score),
-and the corpus total is normalised so that the detector that flags nothing scores 0 and
-the one that flags the first row of every window scores 100.
+The threshold is optimised once for the whole corpus, to maximise the summed raw score.
+The corpus total is then normalised: the detector that flags nothing scores 0, and the
+one that flags the first row of every window scores 100.
 """
 
 from __future__ import annotations
@@ -186,10 +186,10 @@ def _scorable_windows(window_of: np.ndarray, scorable: np.ndarray) -> list[int]:
 def optimize_threshold(files: Sequence[NabFile], profile: CostProfile) -> tuple[float, float]:
     """Return the threshold that maximises the corpus's summed raw score, and that score.
 
-    Every distinct score is tried exactly, as NAB's sweep does: rows are taken in order of
-    falling score; a row outside the windows adds its false-positive weight, a row inside a
-    window raises that window's score to the row's weight if it is higher. Ties in score
-    are evaluated together. Among equal totals the highest threshold wins.
+    Every distinct score is tried exactly, as NAB's sweep does. Rows are taken in order of
+    falling score. A row outside the windows adds its false-positive weight, and a row
+    inside a window raises that window's score to the row's weight if it is higher. Ties
+    in score are evaluated together. Among equal totals the highest threshold wins.
     """
     scores, gains = [], []
     base = 0.0

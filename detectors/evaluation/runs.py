@@ -2,8 +2,8 @@
 
 This is the shared core of ``benchmarks/detect_smd.py``, ``benchmarks/detect_nab.py`` and
 ``qianliyan evaluate``. Batch models are fitted on SMD's training half and score its test
-half in one call; streaming detectors see the rows one time step at a time, as in the
-worker, with every series of a corpus as one entity of the same step.
+half in one call. Streaming detectors see the rows one time step at a time, as in the
+worker, and every series of a corpus is one entity of the same step.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What every absolute rule shares: the rule contract, its state and the counter arithmetic.
+"""Shared parts of the absolute rules: the rule contract, its state and the counter arithmetic.
 
 A rule reads one validated message and the state it left for that message's key (a node
 or a rack), updates the state in place and returns the anomalies it found. The state is a
@@ -74,7 +74,7 @@ class Rule(ABC, Generic[MessageT, StateT]):
 
 
 def rising(state: RuleState, condition: str, active: bool) -> bool:
-    """Record whether ``condition`` holds now and return True only when it has just started."""
+    """Record whether ``condition`` is true now and return True only when it has just started."""
     if not active:
         state.active.discard(condition)
         return False

@@ -25,9 +25,9 @@ class ClockEventRule(Rule[GpuTelemetry, ClockState]):
     """Throttle reasons in ``DCGM_FI_DEV_CLOCKS_EVENT_REASONS`` and growing violation counters.
 
     Reason bits (names as dcgm-exporter exports them): ``power_cap`` (0x4) is reported as
-    info, because a job at its power cap is normal; ``hw_slowdown`` (0x8), ``sw_thermal``
-    (0x20), ``hw_thermal`` (0x40) and ``hw_power_brake`` (0x80) as warnings, because they
-    cut clocks (the hardware ones by half or more). Idle, clock-setting, sync-boost and
+    info, because a job at its power cap is normal. ``hw_slowdown`` (0x8), ``sw_thermal``
+    (0x20), ``hw_thermal`` (0x40) and ``hw_power_brake`` (0x80) are warnings, because they
+    cut clocks, the hardware ones by half or more. Idle, clock-setting, sync-boost and
     display reasons are ignored. Score 1.0 and threshold None for a reason bit.
 
     Violation counters (``DCGM_FI_DEV_POWER_VIOLATION``, ``DCGM_FI_DEV_THERMAL_VIOLATION``,

@@ -1,9 +1,9 @@
 """ECC errors and the row-remap chain of HBM memory.
 
-A failing HBM row usually shows, in order: rising single-bit errors (and Xid 92), a
-double-bit error (Xid 48), a pending row remap that needs a GPU reset (Xid 63), and, once
-the spare rows are used up, a remap failure (Xid 64) that means replacing the GPU. This
-rule reads the DCGM counters of that chain from GPU telemetry.
+A failing HBM row usually shows rising single-bit errors (and Xid 92) first, then a
+double-bit error (Xid 48), then a pending row remap that needs a GPU reset (Xid 63). Once
+the spare rows are used up, a remap failure (Xid 64) means replacing the GPU. This rule
+reads the DCGM counters of that chain from GPU telemetry.
 """
 
 from __future__ import annotations

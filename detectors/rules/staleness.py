@@ -128,7 +128,7 @@ class SilenceState(RuleState):
 class SilenceRule(Rule[Envelope, SilenceState]):
     """A source that stops sending: no message for ``silence_seconds`` or more.
 
-    ``check`` records each message's event time and never returns an anomaly; the worker
+    ``check`` records each message's event time and never returns an anomaly. The worker
     calls ``check_silence`` on a timer, because a silent source sends nothing that could
     trigger a check. The anomaly's time is ``now``; the score is the seconds of silence.
 

@@ -1,6 +1,6 @@
 """Xid classification with secondary Xids suppressed.
 
-The catalog holds NVIDIA's immediate action and fatal/non-fatal class per Xid, from the
+The catalog contains NVIDIA's immediate action and fatal/non-fatal class per Xid, from the
 NVIDIA Xid catalog (docs.nvidia.com/deploy/xid-errors). Several Xids are usually
 consequences of an earlier one on the same node: 43 follows 13 or 31, 45 is cleanup after
 other errors, 63 records the row remap that a 48 caused, 94 is the contained form of a 48.
@@ -157,7 +157,7 @@ class XidFieldRule(Rule[GpuTelemetry, XidState]):
     """Classify the last-Xid gauge ``DCGM_FI_DEV_XID_ERRORS`` of GPU telemetry.
 
     dcgm-exporter publishes the code of the last Xid per GPU (0 for none). A change to a
-    non-zero code is treated as a new Xid; the same code twice in a row is one Xid,
+    non-zero code is treated as a new Xid. The same code twice in a row counts as one Xid,
     because the gauge cannot show a repeat. Suppression works as in :class:`XidRule`.
 
     Args:
