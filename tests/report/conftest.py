@@ -1,8 +1,13 @@
-"""Hand-made report data for the render tests, which need no services."""
+"""Report data for the tests: hand-made for the render tests, seeded into InfluxDB for the rest."""
 
 from __future__ import annotations
 
 import math
+import os
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -17,6 +22,9 @@ from pipeline.report.models import (
     Series,
     Signal,
 )
+from pipeline.settings import InfluxDBSettings
+from pipeline.sinks import influxql
+from tests.report.seed import gpu_incident_points, rack_incident_points, telemetry_points, write_points
 
 START = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
 HOSTILE = "<script>alert('x')</script> & \"quoted\""
@@ -96,3 +104,36 @@ def make_report_data() -> ReportData:
 def report_data() -> ReportData:
     """Return the hand-made data of a resolved GPU incident."""
     return make_report_data()
+
+
+INFLUXDB_URL = f"http://127.0.0.1:{os.environ.get('QIANLIYAN_INFLUXDB_PORT', '8086')}"
+
+
+def _influxdb_up() -> bool:
+    try:
+        with urllib.request.urlopen(f"{INFLUXDB_URL}/ping", timeout=2):
+            return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@pytest.fixture(scope="module")
+def seeded_influxdb() -> Iterator[InfluxDBSettings]:
+    """Yield settings of a fresh InfluxDB database holding the seeded GPU and rack incidents.
+
+    Skips when InfluxDB is down, unless QIANLIYAN_REQUIRE_SERVICES=1, which makes it fail.
+    """
+    if not _influxdb_up():
+        reason = f"InfluxDB is not answering at {INFLUXDB_URL}/ping"
+        if os.environ.get("QIANLIYAN_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{reason}, and QIANLIYAN_REQUIRE_SERVICES=1 forbids skipping; run 'scripts/services.sh up'")
+        pytest.skip(f"{reason}; run 'scripts/services.sh up' to start it")
+
+    database = f"test_report_{uuid.uuid4().hex[:10]}"
+    settings = InfluxDBSettings(url=INFLUXDB_URL, bucket=database)
+    influxql.query(settings, f'CREATE DATABASE "{database}"', method="POST")
+    try:
+        write_points(settings, telemetry_points() + gpu_incident_points() + rack_incident_points())
+        yield settings
+    finally:
+        influxql.query(settings, f'DROP DATABASE "{database}"', method="POST")
