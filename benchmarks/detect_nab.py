@@ -131,11 +131,11 @@ def main() -> None:
     ]
     print(render_table(["series", "windows", "found", "false", "raw", "normalised", "ARTime raw"], rows))
     print()
-    ours = [[run.detector, run.result.normalized, run.result.raw, run.result.threshold, run.seconds] for run in runs]
+    ours = [[run.detector, run.result.normalized, run.result.raw, f"{run.result.threshold:.4g}", run.seconds] for run in runs]
     print(render_table(["detector", "NAB score", "raw total", "threshold", "seconds"], ours))
     print()
     print("Published NAB scoreboard, standard profile (NAB v1.0 README):")
-    print(render_table(["detector", "NAB score"], [[name, score] for name, score in SCOREBOARD]))
+    print(render_table(["detector", "NAB score"], [[name, str(score)] for name, score in SCOREBOARD]))
 
 
 if __name__ == "__main__":
