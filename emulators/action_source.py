@@ -45,7 +45,7 @@ class KafkaActionSource:
             )
         except KafkaError as exc:
             raise ServiceUnavailableError(
-                f"no Kafka broker answered at {settings.bootstrap_servers} for the controller; start one with "
+                f"no Kafka broker responded at {settings.bootstrap_servers} for the controller; start one with "
                 "'scripts/services.sh up' or set QIANLIYAN_KAFKA__BOOTSTRAP_SERVERS"
             ) from exc
         self.invalid = 0

@@ -1,9 +1,9 @@
 """A seeded, physics-lite model of a GPU cluster running one training job, with injected faults.
 
-Each call to :meth:`ClusterEmulator.sample` advances the model to an event time and
+Each call to :meth:`ClusterEmulator.sample` advances the model to an event time. It
 returns one message per node (GPU, DPU), per rack (cooling, power), per finished training
-step and rank (job progress), per hardware event, per fault start or end (ground truth)
-and, every few seconds, the job's goodput. The state lives in numpy arrays, so a
+step and rank (job progress), per hardware event and per fault start or end (ground
+truth), and, every few seconds, the job's goodput. The state lives in numpy arrays, so a
 10,000-GPU cluster costs a few array operations per sample plus building the messages.
 
 Within one sample the faults act first, then the job runs with the clocks of the previous

@@ -5,7 +5,7 @@ Kinds and what they do here:
 ====================== ======== ====================================================================
 kind                   target   effect
 ====================== ======== ====================================================================
-warn, page             any      nothing; the result says so
+warn, page             any      nothing; the result reports it
 restart_in_place       job      restart from the last checkpoint on the same nodes
 emergency_checkpoint   job      checkpoint now and go on; parameter ``pause: true`` waits for a restart
 swap_spare             node     checkpoint (when running), replace the node with a hot spare, restart;
@@ -140,7 +140,7 @@ class Controller:
         for node in [member for member in job.members if member in nodes]:
             if job.swap(node) is None:
                 if len(job.members) == 1:
-                    raise ValueError(f"cannot isolate rack {emulator.topology.rack_names[rack]}: it holds the job's last node")
+                    raise ValueError(f"cannot isolate rack {emulator.topology.rack_names[rack]}: it contains the job's last node")
                 job.exclude(node)
             moved.append(emulator.topology.node_names[node])
         emulator.isolated_nodes[nodes] = True

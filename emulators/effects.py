@@ -1,7 +1,7 @@
 """Fault effects on one sample: what active faults change in the healthy cluster model.
 
-The fault injector builds a fresh :class:`Effects` for every sample and each active fault
-writes into it; the device models and the training job read it. Arrays are indexed by
+The fault injector builds a fresh :class:`Effects` for every sample, and each active fault
+writes into it. The device models and the training job read it. Arrays are indexed by
 node, (node, GPU), (node, port), rack or (rack, PSU). Rates are per second of event time
 and are added to the healthy model's own rates.
 """

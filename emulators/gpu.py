@@ -1,8 +1,8 @@
 """GPU model: power, temperature, clocks, throttling and DCGM counters of every GPU.
 
-Power follows the work the job gives each node and the clocks; the die temperature
+Power follows the work the job gives each node and the clocks. The die temperature
 follows power, the coolant temperature at the cold plate and the coolant flow with a
-first-order lag; clocks throttle at the temperature thresholds and at the enforced power
+first-order lag. Clocks throttle at the temperature thresholds and at the enforced power
 limit, and set the matching ``DCGM_FI_DEV_CLOCKS_EVENT_REASONS`` bits. State lives in
 arrays shaped (nodes, GPUs).
 
@@ -84,11 +84,13 @@ class GpuModel:
         self.topology = topology
         self.rng = rng
         shape = (topology.node_count, topology.gpus_per_node)
+
         self.temp = np.full(shape, coolant_celsius + GPU_IDLE_WATTS * GPU_THERMAL_RESISTANCE_C_PER_W)
         self.power = np.full(shape, GPU_IDLE_WATTS)
         self.clock_ratio = np.ones(shape)
         self.power_limit = np.full(shape, GPU_MAX_WATTS)
         self.shutdown = np.zeros(shape, dtype=bool)
+
         self.counters: dict[str, np.ndarray] = {
             name: np.zeros(shape, dtype=np.int64)
             for name in (
@@ -108,6 +110,7 @@ class GpuModel:
                 "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
             )
         }
+
         self.sbe_noisy = rng.random(shape) < SBE_NOISY_SHARE
         self.sbe_burst_left = np.zeros(shape, dtype=np.int64)
         self.uuids = [

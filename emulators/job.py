@@ -64,7 +64,7 @@ class JobConfig:
 
 @dataclass
 class JobConditions:
-    """What the cluster model tells the job about its nodes in one sample, per node index."""
+    """Node conditions that the cluster model passes to the job in one sample, per node index."""
 
     speed: np.ndarray
     comm_factor: np.ndarray

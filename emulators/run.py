@@ -33,7 +33,7 @@ DEFAULT_JOB = JobConfig(goodput_interval_seconds=10.0)
 
 @dataclass(frozen=True)
 class EmulationResult:
-    """What one emulator run published, and the job's time accounting at its end."""
+    """Counts of one emulator run, and the job's time accounting at its end."""
 
     samples: int
     records: int
@@ -107,10 +107,11 @@ def run_emulation(
     publisher = KafkaPublisher(settings)
     actions = KafkaActionSource(settings) if controller else None
     ticks = simulated_ticks(start, interval_seconds, samples) if start else wall_clock_ticks(interval_seconds, samples)
+    fault_sources = [name for name, present in (("scenario", scenario), ("random", random_faults)) if present]
     logger.info(
         "emulation started cluster=%s racks=%d nodes=%d gpus=%d spares=%d seed=%d clock=%s faults=%s controller=%s",
         topology.cluster, topology.racks, topology.node_count, topology.gpu_count, topology.spare_nodes, seed,
-        "simulated" if start else "wall", "scenario" if scenario else ("random" if random_faults else "none"), controller,
+        "simulated" if start else "wall", ",".join(fault_sources) or "none", controller,
     )
     try:
         return _loop(emulator, ticks, publisher, Controller(emulator) if actions else None, actions)

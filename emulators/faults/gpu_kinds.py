@@ -186,12 +186,12 @@ class PcieDegradation(FaultKind):
 
 
 class GspHang(FaultKind):
-    """Xid 119 or 120: the GPU System Processor stops answering; fields fail, power freezes; the job hangs."""
+    """Xid 119 or 120: the GPU System Processor stops responding; field queries fail, power freezes, the job hangs."""
 
     name = "gsp_hang"
     scope = "gpu"
     onset = "instant"
-    summary = "Xid 119 or 120; the GPU's fields go blank but power, which freezes; the job hangs"
+    summary = "Xid 119 or 120; every field of the GPU goes blank except its power, which freezes; the job hangs"
     defaults = {"xid": 119}
 
     def begin(self, fault: Fault, ctx: FaultContext) -> None:

@@ -12,8 +12,8 @@ class PsuFailure(FaultKind):
     name = "psu_failure"
     scope = "rack"
     onset = "instant"
-    summary = "one PSU Critical with zero output, the others carry more; input voltage sags"
-    defaults = {"psu": 0}
+    summary = "one PSU Critical with zero output, the others carry more; input voltage sags; a brief power brake on the rack's GPUs"
+    defaults = {"psu": 0, "brake_seconds": 5.0}
 
     def begin(self, fault: Fault, ctx: FaultContext) -> None:
         assert fault.rack is not None
@@ -26,6 +26,10 @@ class PsuFailure(FaultKind):
             raise ValueError(f"psu_failure psu must be between 0 and {ctx.topology.psus_per_rack - 1}, got {psu}")
         ctx.effects.psu_failed[fault.rack, psu] = True
         ctx.effects.input_voltage_offset_volts[fault.rack] -= 4.0
+        if age_seconds < self.param(fault, "brake_seconds"):
+            # The remaining supplies assert the external power-brake signal while they take the load.
+            for node in ctx.topology.nodes_of_rack(fault.rack):
+                ctx.effects.power_brake[node] = True
 
 
 class NodePowerLoss(FaultKind):

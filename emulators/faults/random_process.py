@@ -25,9 +25,9 @@ from emulators.topology import Topology
 SECONDS_PER_DAY: Final = 86_400.0
 
 # Llama 3 405B interruptions per 1,000 node-days by simulator kind, with parameter choices.
-# "GPU hard fault" (1.34) is split evenly between falling off the bus, NVLink and other
-# Xids because no public split exists; software bugs and NCCL hangs (0.57) evenly between
-# crash and hang; power supplies (0.027) evenly between node loss and lost redundancy.
+# No public split of the "faulty GPU" row (1.34) exists, so it is split evenly between
+# falling off the bus, NVLink and other Xids. Software bugs and NCCL hangs (0.57) split
+# evenly between crash and hang, power supplies (0.027) between node loss and lost redundancy.
 LLAMA3_RATES: Final[tuple[tuple[str, float, dict[str, ParamValue]], ...]] = (
     ("gpu_fell_off_bus", 1.34 / 3, {}),
     ("nvlink_fault", 1.34 / 3, {}),

@@ -12,7 +12,7 @@ from functools import cache
 import pytest
 
 from emulators.faults.catalog import CATALOG
-from emulators.gpu import CLOCK_EVENT_HW_SLOWDOWN, CLOCK_EVENT_POWER_CAP, CLOCK_EVENT_SW_THERMAL
+from emulators.gpu import CLOCK_EVENT_HW_POWER_BRAKE, CLOCK_EVENT_HW_SLOWDOWN, CLOCK_EVENT_POWER_CAP, CLOCK_EVENT_SW_THERMAL
 from emulators.job import JobConfig
 from pipeline import topics
 from tests.emulators.harness import SMALL, Run, fault, run
@@ -203,6 +203,9 @@ def check_psu_failure(run_: Run) -> None:
     assert power["power_supplies"][0]["PowerOutputWatts"] == 0.0
     assert power["power_supplies"][1]["PowerOutputWatts"] > healthy().rack(topics.POWER, 60, "r000")["power_supplies"][1]["PowerOutputWatts"]
     assert len(run_.events("psu_fault")) == 1
+    braked = run_.gpu(32, NODE, 0)
+    assert braked is not None
+    assert braked["DCGM_FI_DEV_CLOCKS_EVENT_REASONS"] & CLOCK_EVENT_HW_POWER_BRAKE
     assert run_.emulator.job.state == "running"
 
 
@@ -299,8 +302,8 @@ def test_fault_truth_opens_at_start(kind: str) -> None:
     assert truth[0]["scope"] == CATALOG[kind].scope
 
 
-def test_thermal_throttle_halves_clock_at_slowdown() -> None:
-    hot = run([fault("cdu_pump_failure", 5, rack=0, )], seconds=200, job=JobConfig(manual_recovery_seconds=None))
+def test_pump_failure_reaches_hw_slowdown() -> None:
+    hot = run([fault("cdu_pump_failure", 5, rack=0)], seconds=200, job=JobConfig(manual_recovery_seconds=None))
     reasons = [hot.gpu(second, PEER, 0)["DCGM_FI_DEV_CLOCKS_EVENT_REASONS"] for second in range(60, 200)]  # type: ignore[index]
     assert any(reason & CLOCK_EVENT_HW_SLOWDOWN for reason in reasons)
 
