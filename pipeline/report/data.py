@@ -29,7 +29,7 @@ from pipeline.sinks.influxql import database_of, query
 logger = logging.getLogger(__name__)
 
 MAX_ANOMALIES: Final = 500
-"""Anomalies shown at most; a noisy detector can report thousands around one incident."""
+"""Anomalies shown at most, because a noisy detector can report thousands around one incident."""
 
 MAX_EVENTS: Final = 500
 
@@ -41,7 +41,7 @@ def load_report(settings: InfluxDBSettings, incident_id: str, window: timedelta 
 
     Raises:
         ReportError: the id is malformed or no ``incident`` point carries it.
-        ServiceUnavailableError: InfluxDB did not answer.
+        ServiceUnavailableError: InfluxDB could not be reached.
         InfluxQLError: a query failed.
     """
     incident = load_incident(settings, incident_id)
@@ -91,7 +91,7 @@ def load_incident(settings: InfluxDBSettings, incident_id: str) -> IncidentSumma
 
 
 def summarize_incident(incident_id: str, rows: list[dict[str, Any]]) -> IncidentSummary:
-    """Return the incident that its points describe; ``rows`` are points as column dicts."""
+    """Return the incident that its points describe. ``rows`` are points as column dicts."""
     rows = sorted(rows, key=lambda row: row["time"])
     changes: dict[tuple[datetime, str], IncidentChange] = {}
     jobs: set[str] = set()
@@ -172,7 +172,7 @@ def join_actions(rows: list[dict[str, Any]]) -> list[ActionRow]:
         ))
     for action_id, result in results.items():
         if action_id not in requests:
-            # NOTE: a result without its request point means the request write was lost; show what is known.
+            # NOTE: a result without its request point means the request write was lost, so show what is known.
             actions.append(ActionRow(
                 action_id=action_id, issued_at=result["time"], kind=str(result.get("kind") or "?"),
                 target=str(result.get("target") or "?"), status=str(result.get("status")),

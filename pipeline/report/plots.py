@@ -188,11 +188,12 @@ def _band(series: Series, axis: TimeAxis, y: Callable[[float], float], colour: s
         return ""
     parts = []
     for segment in _segments(series.times):
-        kept = [i for i in segment if series.lows[i] is not None and series.highs[i] is not None]
+        kept = [(series.times[i], low, high) for i in segment
+                if (low := series.lows[i]) is not None and (high := series.highs[i]) is not None]
         if len(kept) < 2:
             continue
-        upper = [f"{axis.x(series.times[i]):.1f},{y(series.highs[i]):.1f}" for i in kept]
-        lower = [f"{axis.x(series.times[i]):.1f},{y(series.lows[i]):.1f}" for i in reversed(kept)]
+        upper = [f"{axis.x(moment):.1f},{y(high):.1f}" for moment, _, high in kept]
+        lower = [f"{axis.x(moment):.1f},{y(low):.1f}" for moment, low, _ in reversed(kept)]
         parts.append(f'<polygon points="{" ".join(upper + lower)}" fill="{colour}" fill-opacity="0.12" stroke="none"/>')
     return "".join(parts)
 

@@ -101,7 +101,8 @@ def _header(data: ReportData) -> str:
 def _plots(data: ReportData) -> str:
     incident = data.incident
     axis = TimeAxis(data.window_start, data.window_end)
-    window = (incident.started_at, incident.ended_at or incident.last_update_at)
+    # A firing incident lasts at least until the end of the data, so its shading reaches the right edge.
+    window = (incident.started_at, incident.ended_at or data.window_end)
     anomalies = [Mark(a.time, "anomaly", f"{format_time(a.time)} {a.detector}: {a.message}") for a in data.anomalies]
     events = [Mark(e.time, "event", f"{format_time(e.time)} {e.kind}: {e.message}") for e in data.events]
     actions = [Mark(a.issued_at, "action", f"{format_time(a.issued_at)} {a.kind} on {a.target}: {a.status}") for a in data.actions]

@@ -54,7 +54,7 @@ _WINDOW_PATTERN: Final = re.compile(r"^(\d+)s$")
 
 
 def signal_specs(incident: IncidentSummary) -> tuple[SignalSpec, ...]:
-    """Return the fields worth plotting for the incident's scope; none for switch and series incidents."""
+    """Return the fields worth plotting for the incident's scope, none for switch and series incidents."""
     if incident.scope in ("gpu", "node"):
         return GPU_SIGNALS
     if incident.scope == "rack":

@@ -1,4 +1,4 @@
-"""Turn InfluxDB rows into report records; no services needed."""
+"""Turn InfluxDB rows into report records, without services."""
 
 from __future__ import annotations
 

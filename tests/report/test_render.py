@@ -1,4 +1,4 @@
-"""Render hand-made report data to HTML; no services needed."""
+"""Render hand-made report data to HTML, without services."""
 
 from __future__ import annotations
 
