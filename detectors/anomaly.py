@@ -31,7 +31,7 @@ class Anomaly(BaseModel):
         entity: Node of a GPU, or the node, rack, job or series itself.
         entity_kind: What ``entity`` names; ``gpu`` needs ``gpu`` set.
         gpu: GPU index within the node, only for ``entity_kind == "gpu"``.
-        rack: Rack of the entity where the detector knows it, for correlation by place.
+        rack: Rack of the entity when the message names it, for correlation by place.
         detector: Detector name, for example ``rule.pcie_replay`` or ``stats.robust_z``.
         score: Anomaly score; higher means more anomalous. Rules report the observed value
             in the unit of their limit (replays per minute, watts, a fraction of a baseline).
@@ -39,8 +39,8 @@ class Anomaly(BaseModel):
             detector reports a state (a leak detector in Critical) rather than a number.
         severity: ``info``, ``warning`` (DCGM WARN) or ``critical`` (DCGM FAIL).
         evidence: Observed values behind the detection, flat and JSON-ready.
-        fault_class: Fault kind the detector suspects, for example ``xid_79`` or
-            ``pcie_degradation``; None when the detector cannot tell.
+        fault_class: Fault kind the detector suspects, named as in the emulator's fault
+            catalog (``gpu_fell_off_bus``, ``pcie_degradation``); None when it cannot tell.
         message: One line for people: what was seen and what to check.
     """
 

@@ -57,11 +57,11 @@ CLOCK_EVENT_BITS: Final[dict[str, int]] = {
 }
 # Fault kind each reason points to; hardware reasons cut clocks by half or more.
 CLOCK_EVENT_FAULT_CLASS: Final[dict[str, str]] = {
-    "power_cap": "power_over_cap",
+    "power_cap": "rack_power_cap",
     "hw_slowdown": "gpu_thermal",
     "sw_thermal": "gpu_thermal",
     "hw_thermal": "gpu_thermal",
-    "hw_power_brake": "psu_fault",
+    "hw_power_brake": "psu_failure",
 }
 CLOCK_EVENT_SEVERITY: Final[dict[str, str]] = {
     "power_cap": "info",

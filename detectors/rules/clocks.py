@@ -10,7 +10,7 @@ from detectors.rules.base import CounterSample, Rule, RuleState, counter_increas
 from pipeline.schemas import GpuTelemetry
 
 VIOLATION_COUNTERS: dict[str, str] = {
-    "DCGM_FI_DEV_POWER_VIOLATION": "power_over_cap",
+    "DCGM_FI_DEV_POWER_VIOLATION": "rack_power_cap",
     "DCGM_FI_DEV_THERMAL_VIOLATION": "gpu_thermal",
 }
 

@@ -65,7 +65,7 @@ class EccRule(Rule[GpuTelemetry, EccState]):
                 anomalies.append(
                     gpu_anomaly(
                         self, message, gpu, score=float(failure or 0), threshold=1.0, severity="critical",
-                        evidence={"DCGM_FI_DEV_ROW_REMAP_FAILURE": failure}, fault_class="hbm_ecc_uncorrectable",
+                        evidence={"DCGM_FI_DEV_ROW_REMAP_FAILURE": failure}, fault_class="hbm_uncorrectable",
                         text="row remapping failed: no spare rows left; drain the node and replace the GPU",
                     )
                 )
@@ -75,7 +75,7 @@ class EccRule(Rule[GpuTelemetry, EccState]):
                 anomalies.append(
                     gpu_anomaly(
                         self, message, gpu, score=float(rows or 0), threshold=float(self.uncorrectable_rows_warn), severity="warning",
-                        evidence={"DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS": rows}, fault_class="hbm_ecc_uncorrectable",
+                        evidence={"DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS": rows}, fault_class="hbm_uncorrectable",
                         text=f"{rows} uncorrectable remapped rows (limit {self.uncorrectable_rows_warn}); plan a GPU replacement",
                     )
                 )
@@ -85,7 +85,7 @@ class EccRule(Rule[GpuTelemetry, EccState]):
                 anomalies.append(
                     gpu_anomaly(
                         self, message, gpu, score=float(correctable or 0), threshold=float(self.correctable_rows_warn), severity="warning",
-                        evidence={"DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS": correctable}, fault_class="ecc_correctable_storm",
+                        evidence={"DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS": correctable}, fault_class="ecc_sbe_storm",
                         text=f"{correctable} correctable remapped rows (more than {self.correctable_rows_warn}); swap the GPU at the next checkpoint",
                     )
                 )
@@ -95,7 +95,7 @@ class EccRule(Rule[GpuTelemetry, EccState]):
                 anomalies.append(
                     gpu_anomaly(
                         self, message, gpu, score=float(sbe or 0), threshold=float(self.sbe_warn), severity="warning",
-                        evidence={"DCGM_FI_DEV_ECC_SBE_VOL_TOTAL": sbe}, fault_class="ecc_correctable_storm",
+                        evidence={"DCGM_FI_DEV_ECC_SBE_VOL_TOTAL": sbe}, fault_class="ecc_sbe_storm",
                         text=f"{sbe} volatile single-bit ECC errors (limit {self.sbe_warn}); watch for double-bit errors",
                     )
                 )
@@ -111,7 +111,7 @@ class EccRule(Rule[GpuTelemetry, EccState]):
         return [
             gpu_anomaly(
                 self, message, gpu, score=float(count), threshold=float(self.dbe_fail), severity="critical",
-                evidence={"DCGM_FI_DEV_ECC_DBE_VOL_TOTAL": count, "previous": previous}, fault_class="hbm_ecc_uncorrectable",
+                evidence={"DCGM_FI_DEV_ECC_DBE_VOL_TOTAL": count, "previous": previous}, fault_class="hbm_uncorrectable",
                 text=f"{count} volatile double-bit ECC errors; restart the job on a spare and reset the GPU to apply the row remap",
             )
         ]

@@ -11,15 +11,15 @@ from pipeline.schemas import HardwareEvent
 # Fault kind suspected for each event kind. ``xid`` has its own rule and ``link_up`` ends
 # a condition rather than starting one, so neither is listed.
 EVENT_FAULT_CLASS: Final[dict[str, str]] = {
-    "ecc_sbe": "ecc_correctable_storm",
-    "ecc_dbe": "hbm_ecc_uncorrectable",
-    "row_remap_failure": "hbm_ecc_uncorrectable",
+    "ecc_sbe": "ecc_sbe_storm",
+    "ecc_dbe": "hbm_uncorrectable",
+    "row_remap_failure": "hbm_uncorrectable",
     "nvlink_error": "nvlink_fault",
     "pcie_error": "pcie_degradation",
     "link_down": "link_flap",
     "leak": "coolant_leak",
     "pump_failure": "cdu_pump_failure",
-    "psu_fault": "psu_fault",
+    "psu_fault": "psu_failure",
     "gpu_missing": "gpu_fell_off_bus",
 }
 SEEN_EVENT_IDS_MAX: Final = 64

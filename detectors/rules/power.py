@@ -12,9 +12,9 @@ class PowerRule(Rule[PowerTelemetry, RuleState]):
     """Rack power against its cap, and the health of each power supply (Redfish Power schemas).
 
     - ``PowerWatts`` >= ``cap_fraction_warn`` x ``PowerLimitWatts`` -> warning, fault
-      ``power_over_cap``; the score is the power in watts and ``threshold`` the limit.
+      ``rack_power_cap``; the score is the power in watts and ``threshold`` the limit.
       Racks without a cap are not checked.
-    - a power supply with ``health`` Warning or Critical -> same severity, fault ``psu_fault``.
+    - a power supply with ``health`` Warning or Critical -> same severity, fault ``psu_failure``.
 
     NOTE: input voltage is not checked, because no voltage band applies to every site.
     """
@@ -35,7 +35,7 @@ class PowerRule(Rule[PowerTelemetry, RuleState]):
                 place_anomaly(
                     self, message, entity=message.rack, entity_kind="rack", rack=message.rack, score=message.PowerWatts,
                     threshold=limit, severity="warning",
-                    evidence={"pdu": message.pdu, "PowerWatts": message.PowerWatts, "PowerLimitWatts": cap}, fault_class="power_over_cap",
+                    evidence={"pdu": message.pdu, "PowerWatts": message.PowerWatts, "PowerLimitWatts": cap}, fault_class="rack_power_cap",
                     text=f"rack power {message.PowerWatts:.0f} W at or over its cap of {cap:.0f} W; cap GPU power or stagger checkpoints",
                 )
             )
@@ -49,7 +49,7 @@ class PowerRule(Rule[PowerTelemetry, RuleState]):
                             self, message, entity=message.rack, entity_kind="rack", rack=message.rack,
                             score=float(SEVERITY_RANK[severity]), threshold=1.0, severity=severity,
                             evidence={"pdu": message.pdu, "psu": supply.psu, "health": supply.health, "InputVoltageVolts": supply.InputVoltageVolts},
-                            fault_class="psu_fault", text=f"power supply {supply.psu} health {supply.health}; swap it at the next checkpoint",
+                            fault_class="psu_failure", text=f"power supply {supply.psu} health {supply.health}; swap it at the next checkpoint",
                         )
                     )
         return anomalies

@@ -2,8 +2,9 @@
 
 The catalog contains NVIDIA's immediate action and fatal/non-fatal class per Xid, from the
 NVIDIA Xid catalog (docs.nvidia.com/deploy/xid-errors). Several Xids are usually
-consequences of an earlier one on the same node: 43 follows 13 or 31, 45 is cleanup after
-other errors, 63 records the row remap that a 48 caused, 94 is the contained form of a 48.
+consequences of an earlier one on the same node. Xid 43 follows 13 or 31, and 45 is cleanup
+after other errors. Xid 63 records the row remap that a 48 caused, and 94 is the contained
+form of a 48.
 The first non-secondary Xid of a node is the candidate cause, so a secondary Xid within
 ``secondary_window_seconds`` after a primary one on the same node is suppressed. Alone, a
 secondary Xid is reported with its own action.
@@ -28,43 +29,48 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class XidInfo:
-    """One Xid code: NVIDIA's mnemonic and immediate action, and how the pipeline ranks it."""
+    """One Xid code: NVIDIA's mnemonic and immediate action, and how the pipeline ranks it.
+
+    ``fault_class`` is the emulator's fault kind that the Xid points to, or None when the
+    Xid alone does not tell.
+    """
 
     mnemonic: str
     action: str
     fatal: bool
     severity: Severity
+    fault_class: str | None
 
 
 XID_CATALOG: Final[dict[int, XidInfo]] = {
-    13: XidInfo("GR_EXCEPTION", "RESTART_APP", False, "warning"),
-    31: XidInfo("FIFO_ERROR_MMU_ERR_FLT", "RESTART_APP", False, "warning"),
-    43: XidInfo("RESETCHANNEL_VERIF_ERROR", "IGNORE", False, "info"),
-    45: XidInfo("PREEMPTIVE_REMOVAL", "RESTART_FABRIC_MANAGER_IF_ALONE", False, "warning"),
-    46: XidInfo("GPU_TIMEOUT_ERROR", "RESET_GPU", True, "critical"),
-    48: XidInfo("GPU_ECC_DBE", "RESET_GPU", True, "critical"),
-    61: XidInfo("PMU_BREAKPOINT", "REPORT_ISSUE", True, "critical"),
-    62: XidInfo("PMU_HALT_ERROR", "RESET_GPU", True, "critical"),
-    63: XidInfo("INFOROM_DRAM_RETIREMENT_EVENT", "RESET_AT_NEXT_CHECKPOINT", False, "info"),
-    64: XidInfo("INFOROM_DRAM_RETIREMENT_FAILURE", "RESET_GPU", True, "critical"),
-    74: XidInfo("NVLINK_ERROR", "RESET_GPU", True, "critical"),
-    79: XidInfo("GPU_HAS_FALLEN_OFF_THE_BUS", "REBOOT_NODE", True, "critical"),
-    92: XidInfo("EXCESSIVE_SBE_INTERRUPTS", "IGNORE", False, "info"),
-    94: XidInfo("CONTAINED_ERROR", "RESTART_APP", False, "warning"),
-    95: XidInfo("UNCONTAINED_ERROR", "RESET_GPU", True, "critical"),
-    109: XidInfo("CTXSW_TIMEOUT_ERROR", "RESET_GPU", True, "critical"),
-    119: XidInfo("GSP_RPC_TIMEOUT", "RESET_GPU", True, "critical"),
-    120: XidInfo("GSP_ERROR", "RESET_GPU", True, "critical"),
-    136: XidInfo("ALI_TRAINING_FAIL", "RESET_GPU", True, "critical"),
-    140: XidInfo("UNRECOVERABLE_ECC_ERROR_ESCAPE", "RESET_GPU", True, "critical"),
-    154: XidInfo("GPU_RECOVERY_ACTION_CHANGED", "FOLLOW_STATED_ACTION", False, "warning"),
+    13: XidInfo("GR_EXCEPTION", "RESTART_APP", False, "warning", "software_crash"),
+    31: XidInfo("FIFO_ERROR_MMU_ERR_FLT", "RESTART_APP", False, "warning", "software_crash"),
+    43: XidInfo("RESETCHANNEL_VERIF_ERROR", "IGNORE", False, "info", "software_crash"),
+    45: XidInfo("PREEMPTIVE_REMOVAL", "RESTART_FABRIC_MANAGER_IF_ALONE", False, "warning", None),
+    46: XidInfo("GPU_TIMEOUT_ERROR", "RESET_GPU", True, "critical", "gpu_hard_fault"),
+    48: XidInfo("GPU_ECC_DBE", "RESET_GPU", True, "critical", "hbm_uncorrectable"),
+    61: XidInfo("PMU_BREAKPOINT", "REPORT_ISSUE", True, "critical", "gpu_hard_fault"),
+    62: XidInfo("PMU_HALT_ERROR", "RESET_GPU", True, "critical", "gpu_hard_fault"),
+    63: XidInfo("INFOROM_DRAM_RETIREMENT_EVENT", "RESET_AT_NEXT_CHECKPOINT", False, "info", "hbm_uncorrectable"),
+    64: XidInfo("INFOROM_DRAM_RETIREMENT_FAILURE", "RESET_GPU", True, "critical", "hbm_uncorrectable"),
+    74: XidInfo("NVLINK_ERROR", "RESET_GPU", True, "critical", "nvlink_fault"),
+    79: XidInfo("GPU_HAS_FALLEN_OFF_THE_BUS", "REBOOT_NODE", True, "critical", "gpu_fell_off_bus"),
+    92: XidInfo("EXCESSIVE_SBE_INTERRUPTS", "IGNORE", False, "info", "ecc_sbe_storm"),
+    94: XidInfo("CONTAINED_ERROR", "RESTART_APP", False, "warning", "hbm_uncorrectable"),
+    95: XidInfo("UNCONTAINED_ERROR", "RESET_GPU", True, "critical", "hbm_uncorrectable"),
+    109: XidInfo("CTXSW_TIMEOUT_ERROR", "RESET_GPU", True, "critical", "gpu_hard_fault"),
+    119: XidInfo("GSP_RPC_TIMEOUT", "RESET_GPU", True, "critical", "gsp_hang"),
+    120: XidInfo("GSP_ERROR", "RESET_GPU", True, "critical", "gsp_hang"),
+    136: XidInfo("ALI_TRAINING_FAIL", "RESET_GPU", True, "critical", "nvlink_fault"),
+    140: XidInfo("UNRECOVERABLE_ECC_ERROR_ESCAPE", "RESET_GPU", True, "critical", "hbm_uncorrectable"),
+    154: XidInfo("GPU_RECOVERY_ACTION_CHANGED", "FOLLOW_STATED_ACTION", False, "warning", None),
 }
 # Xid 144 to 150 are NVLink5 sub-unit errors (Blackwell); they are handled like Xid 74.
 for _code in range(144, 151):
-    XID_CATALOG[_code] = XidInfo(f"NVLINK5_{_code}", "RESET_GPU", True, "critical")
+    XID_CATALOG[_code] = XidInfo(f"NVLINK5_{_code}", "RESET_GPU", True, "critical", "nvlink_fault")
 
 SECONDARY_XIDS: Final = frozenset({43, 45, 63, 94})
-UNKNOWN_XID: Final = XidInfo("UNKNOWN", "REPORT_ISSUE", False, "warning")
+UNKNOWN_XID: Final = XidInfo("UNKNOWN", "REPORT_ISSUE", False, "warning", None)
 # Event ids remembered per node to drop repeats of an at-least-once delivery.
 SEEN_EVENT_IDS_MAX: Final = 64
 
@@ -102,8 +108,8 @@ def _remember(state: XidState, code: int, time: datetime) -> None:
 class XidRule(Rule[HardwareEvent, XidState]):
     """Classify Xid events from ``hardware.events`` and suppress secondary ones.
 
-    Each reported Xid gets ``fault_class`` ``xid_<code>``, the catalog severity, and NVIDIA's
-    immediate action in the evidence. Score 1.0, no numeric threshold.
+    Each reported Xid gets the catalog's severity and fault kind, with the Xid code and
+    NVIDIA's immediate action in the evidence. Score 1.0, no numeric threshold.
 
     Args:
         secondary_window_seconds: How long after a primary Xid a secondary one on the same
@@ -141,14 +147,14 @@ class XidRule(Rule[HardwareEvent, XidState]):
             return [
                 gpu_anomaly(
                     self, message, message.gpu, score=1.0, threshold=None, severity=info.severity,
-                    evidence=evidence, fault_class=f"xid_{code}", text=text,
+                    evidence=evidence, fault_class=info.fault_class, text=text,
                 )
             ]
         entity, kind = (message.node, "node") if message.node is not None else (message.rack, "rack")
         return [
             place_anomaly(
                 self, message, entity=entity or "", entity_kind=kind, rack=message.rack, score=1.0, threshold=None,
-                severity=info.severity, evidence=evidence, fault_class=f"xid_{code}", text=text,
+                severity=info.severity, evidence=evidence, fault_class=info.fault_class, text=text,
             )
         ]
 
@@ -197,7 +203,7 @@ class XidFieldRule(Rule[GpuTelemetry, XidState]):
                 gpu_anomaly(
                     self, message, gpu, score=1.0, threshold=None, severity=info.severity,
                     evidence={"xid": code, "mnemonic": info.mnemonic, "action": info.action, "fatal": info.fatal},
-                    fault_class=f"xid_{code}", text=f"Xid {code} ({info.mnemonic}): NVIDIA action {info.action}",
+                    fault_class=info.fault_class, text=f"Xid {code} ({info.mnemonic}): NVIDIA action {info.action}",
                 )
             )
         return anomalies

@@ -152,7 +152,7 @@ def test_power_cap_boundary(watts: float, fires: bool) -> None:
 
     anomalies = rule.check(power_telemetry(watts=watts, cap=60_000.0), rule.new_state())
 
-    assert [anomaly.fault_class for anomaly in anomalies] == (["power_over_cap"] if fires else [])
+    assert [anomaly.fault_class for anomaly in anomalies] == (["rack_power_cap"] if fires else [])
 
 
 def test_power_uncapped_not_checked() -> None:
@@ -244,7 +244,7 @@ def test_silence_message_rearms() -> None:
     assert len(again) == 1
 
 
-@pytest.mark.parametrize(("kind", "fault_class"), [("leak", "coolant_leak"), ("psu_fault", "psu_fault"), ("link_up", None), ("xid", None)])
+@pytest.mark.parametrize(("kind", "fault_class"), [("leak", "coolant_leak"), ("psu_fault", "psu_failure"), ("link_up", None), ("xid", None)])
 def test_hardware_event_fault_class(kind: str, fault_class: str | None) -> None:
     rule = HardwareEventRule()
     event = HardwareEvent.model_validate(

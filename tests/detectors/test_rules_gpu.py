@@ -119,7 +119,7 @@ def test_ecc_dbe_boundary(count: int, fires: bool) -> None:
     assert len(anomalies) == int(fires)
     if fires:
         assert anomalies[0].severity == "critical"
-        assert anomalies[0].fault_class == "hbm_ecc_uncorrectable"
+        assert anomalies[0].fault_class == "hbm_uncorrectable"
 
 
 def test_ecc_dbe_each_increase_reported() -> None:
@@ -210,17 +210,28 @@ def test_clock_violation_boundary(field: str, increase_ns: int, fires: bool) -> 
 
 
 @pytest.mark.parametrize(
-    ("code", "severity"),
-    [(13, "warning"), (31, "warning"), (43, "info"), (48, "critical"), (63, "info"), (79, "critical"), (119, "critical"), (147, "critical"), (999, "warning")],
+    ("code", "severity", "fault_class"),
+    [
+        (13, "warning", "software_crash"),
+        (31, "warning", "software_crash"),
+        (43, "info", "software_crash"),
+        (48, "critical", "hbm_uncorrectable"),
+        (63, "info", "hbm_uncorrectable"),
+        (79, "critical", "gpu_fell_off_bus"),
+        (119, "critical", "gsp_hang"),
+        (147, "critical", "nvlink_fault"),
+        (999, "warning", None),
+    ],
 )
-def test_xid_classification(code: int, severity: str) -> None:
+def test_xid_classification(code: int, severity: str, fault_class: str | None) -> None:
     rule = XidRule()
 
     anomalies = rule.check(xid_event(code), rule.new_state())
 
     assert len(anomalies) == 1
     assert anomalies[0].severity == severity
-    assert anomalies[0].fault_class == f"xid_{code}"
+    assert anomalies[0].fault_class == fault_class
+    assert anomalies[0].evidence["xid"] == code
 
 
 @pytest.mark.parametrize(("delay", "suppressed"), [(0, True), (59, True), (60, True), (61, False)])
