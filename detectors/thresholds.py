@@ -4,6 +4,9 @@
 ``modules/health/DcgmHealthWatch.cpp`` with limits from ``common/DcgmGPUHardwareLimits.h``:
 their WARN result maps to severity ``warning`` here and FAIL to ``critical``. Limits marked
 "estimate" have no authoritative source; change them per site.
+
+NOTE: the PCIe and NVLink rules were checked against DcgmHealthWatch.cpp in
+github.com/NVIDIA/DCGM; the memory limits come from a summary of that file and were not.
 """
 
 from __future__ import annotations

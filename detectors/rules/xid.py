@@ -5,9 +5,13 @@ NVIDIA Xid catalog (docs.nvidia.com/deploy/xid-errors). Several Xids are usually
 consequences of an earlier one on the same node. Xid 43 follows 13 or 31, and 45 is cleanup
 after other errors. Xid 63 records the row remap that a 48 caused, and 94 is the contained
 form of a 48.
+
 The first non-secondary Xid of a node is the candidate cause, so a secondary Xid within
 ``secondary_window_seconds`` after a primary one on the same node is suppressed. Alone, a
 secondary Xid is reported with its own action.
+
+NOTE: the mnemonics and actions come from a summary of NVIDIA's catalog and were not
+checked against the catalog itself.
 """
 
 from __future__ import annotations
