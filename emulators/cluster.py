@@ -22,7 +22,7 @@ from emulators.cooling import CoolingModel
 from emulators.dpu import DpuModel
 from emulators.effects import JOB_OK, Effects
 from emulators.faults.injector import FaultInjector
-from emulators.gpu import GPU_MAX_WATTS, GpuModel
+from emulators.gpu import GPU_MAX_WATTS, GPU_SHUTDOWN_CELSIUS, GpuModel, GpuReadings
 from emulators.job import JobConditions, JobConfig, TrainingJob
 from emulators.power import HOST_BUSY_WATTS, PowerModel, host_watts
 from emulators.records import Record, format_time
@@ -97,7 +97,7 @@ class ClusterEmulator:
         stamp = format_time(now)
         records = self._node_records(stamp, readings, effects)
         records += self._rack_records(stamp, rack_watts, effects)
-        return records + fault_records + job_records
+        return records + self._shutdown_events(stamp) + fault_records + job_records
 
     @staticmethod
     def _power_off(effects: Effects, nodes: np.ndarray) -> None:
@@ -117,7 +117,7 @@ class ClusterEmulator:
             job_comm_factor=effects.job_comm_factor,
         )
 
-    def _node_records(self, stamp: str, readings: Any, effects: Effects) -> list[Record]:
+    def _node_records(self, stamp: str, readings: GpuReadings, effects: Effects) -> list[Record]:
         topology = self.topology
         gpu_values = self.gpus.node_values(readings, effects)
         dpu_values = self.dpus.node_values()
@@ -139,6 +139,26 @@ class ClusterEmulator:
         for index, rack in enumerate(topology.rack_names):
             records.append(Record(topics.COOLING, rack, self._envelope(stamp, rack=rack, cdu=f"{rack}-cdu0", **cooling[index])))
             records.append(Record(topics.POWER, rack, self._envelope(stamp, rack=rack, pdu=f"{rack}-pdu0", **power[index])))
+        return records
+
+    def _shutdown_events(self, stamp: str) -> list[Record]:
+        """Return a hardware event for every GPU that shut down at its shutdown temperature in this sample."""
+        records = []
+        for node, gpu in zip(*np.nonzero(self.gpus.newly_shut_down)):
+            self.gpus.shutdowns += 1
+            name = self.topology.node_names[node]
+            value = self._envelope(
+                stamp,
+                event_id=f"thermal-shutdown-{self.gpus.shutdowns}",
+                kind="gpu_missing",
+                severity="critical",
+                rack=self.topology.rack_of(int(node)),
+                node=name,
+                gpu=int(gpu),
+                message=f"GPU shut down above {GPU_SHUTDOWN_CELSIUS:.0f} C",
+                source="emulator",
+            )
+            records.append(Record(topics.HARDWARE_EVENTS, name, value))
         return records
 
     def _envelope(self, stamp: str, **fields: Any) -> dict[str, Any]:

@@ -86,11 +86,12 @@ class Effects:
 
     def __post_init__(self) -> None:
         topology = self.topology
-        gpus = (topology.node_count, topology.gpus_per_node)
-        nodes = (topology.node_count,)
-        ports = (topology.node_count, topology.ports_per_dpu)
-        racks = (topology.racks,)
+        self._init_gpus((topology.node_count, topology.gpus_per_node))
+        self._init_nodes((topology.node_count,))
+        self._init_ports((topology.node_count, topology.ports_per_dpu))
+        self._init_racks((topology.racks,), (topology.racks, topology.psus_per_rack))
 
+    def _init_gpus(self, gpus: tuple[int, ...]) -> None:
         self.gpu_missing = _full(gpus, False, bool)
         self.gpu_frozen = _full(gpus, False, bool)
         self.gpu_stalled = _full(gpus, False, bool)
@@ -105,12 +106,14 @@ class Effects:
         self.pcie_link_width = _full(gpus, 16, np.int64)
         self.clock_limit = _full(gpus, 1.0)
 
+    def _init_nodes(self, nodes: tuple[int, ...]) -> None:
         self.node_down = _full(nodes, False, bool)
         self.compute_factor = _full(nodes, 1.0)
         self.comm_factor = _full(nodes, 1.0)
         self.job_fault = _full(nodes, JOB_OK, np.int8)
         self.power_brake = _full(nodes, False, bool)
 
+    def _init_ports(self, ports: tuple[int, ...]) -> None:
         self.port_down = _full(ports, False, bool)
         self.traffic_factor = _full(ports, 1.0)
         self.tx_pause_per_second = _full(ports, 0.0)
@@ -122,13 +125,14 @@ class Effects:
         self.ack_timeout_per_second = _full(ports, 0.0)
         self.rx_discards_per_second = _full(ports, 0.0)
 
+    def _init_racks(self, racks: tuple[int, ...], psus: tuple[int, ...]) -> None:
         self.flow_factor = _full(racks, 1.0)
         self.pump_health = _full(racks, HEALTH_OK, np.int8)
         self.pump_speed_percent = _full(racks, np.nan)
         self.leak_state = _full(racks, HEALTH_OK, np.int8)
         self.pressure_drop_kpa = _full(racks, 0.0)
         self.supply_offset_celsius = _full(racks, 0.0)
-        self.psu_failed = _full((topology.racks, topology.psus_per_rack), False, bool)
+        self.psu_failed = _full(psus, False, bool)
         self.input_voltage_offset_volts = _full(racks, 0.0)
         self.facility_power_limit_watts = _full(racks, np.nan)
 

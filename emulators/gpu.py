@@ -90,6 +90,8 @@ class GpuModel:
         self.clock_ratio = np.ones(shape)
         self.power_limit = np.full(shape, GPU_MAX_WATTS)
         self.shutdown = np.zeros(shape, dtype=bool)
+        self.newly_shut_down = np.zeros(shape, dtype=bool)
+        self.shutdowns = 0
 
         self.counters: dict[str, np.ndarray] = {
             name: np.zeros(shape, dtype=np.int64)
@@ -141,32 +143,9 @@ class GpuModel:
         compute = np.where(working, compute, 0.0)
         spin = np.where(working, spin, 0.0)
 
-        # Clocks from the temperature the GPU had at the start of the interval.
-        thermal = np.where(self.temp >= GPU_SLOWDOWN_CELSIUS, 0.5, np.clip(1.0 - 0.04 * (self.temp - GPU_MAX_OPERATING_CELSIUS), 0.6, 1.0))
-        dvfs = 1.0 - DVFS_SHARE_PER_CELSIUS * np.clip(self.temp - DVFS_START_CELSIUS, 0.0, None)
-        brake = np.repeat(effects.power_brake[:, None], shape[1], axis=1)
-        ratio = np.minimum(thermal * dvfs * np.where(brake, 0.5, 1.0), effects.clock_limit)
-
-        # Power from the work and the clocks, then the enforced limit.
-        dynamic_range = GPU_MAX_WATTS - GPU_IDLE_WATTS
-        noise = 1.0 + self.rng.normal(0.0, 0.012, shape)
-        compute_watts = dynamic_range * 0.92 * compute * ratio**2 * noise
-        other_watts = dynamic_range * (0.30 * spin + 0.10 * checkpoint + 0.15 * restart) * noise
-        demand = GPU_IDLE_WATTS + compute_watts + other_watts + self.rng.normal(0.0, 3.0, shape)
-        limit = self.power_limit
-        capped = demand > limit
-        headroom = np.clip(limit - GPU_IDLE_WATTS - other_watts, 1.0, None)
-        cap_ratio = np.where(capped & (compute_watts > 0), np.sqrt(np.clip(headroom / np.maximum(compute_watts, 1e-9), 0.0, 1.0)), 1.0)
-        ratio = ratio * cap_ratio
-        power = np.clip(np.minimum(demand, limit), 0.0, None)
-        power = np.where(self.shutdown, 0.0, power)
-
-        # Die temperature moves toward its steady state with a first-order lag.
-        resistance = GPU_THERMAL_RESISTANCE_C_PER_W * effects.thermal_resistance_factor
-        resistance = resistance * (1.0 + LOW_FLOW_RESISTANCE_SHARE * np.clip(1.0 - flow_factor, 0.0, 1.0))[:, None]
-        target = coolant_celsius[:, None] + power * resistance
-        blend = 1.0 - math.exp(-elapsed / GPU_THERMAL_TIME_CONSTANT_SECONDS)
-        self.temp = self.temp + (target - self.temp) * blend + self.rng.normal(0.0, 0.3, shape)
+        thermal, brake, ratio = self._clock_ratio(effects)
+        power, capped, ratio = self._power(compute, spin, 0.10 * checkpoint + 0.15 * restart, ratio)
+        self._heat(power, elapsed, coolant_celsius, flow_factor, effects)
 
         reasons = self._reasons(thermal, capped, brake, compute + spin)
         self._count(elapsed, power, reasons, spin, effects)
@@ -180,6 +159,44 @@ class GpuModel:
         tensor = np.clip(0.55 * compute * ratio + self.rng.normal(0.0, 0.01, shape) * (compute > 0), 0.0, 1.0)
         fb_used = np.where(busy > 0, round(GPU_FRAMEBUFFER_MIB * 0.78), round(GPU_FRAMEBUFFER_MIB * 0.006))
         return GpuReadings(util, power, self.temp, sm_clock, ratio, reasons, tensor, fb_used)
+
+    def _clock_ratio(self, effects: Effects) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the thermal factor, the power-brake mask and the clock ratio from the temperature at the interval's start."""
+        thermal = np.where(self.temp >= GPU_SLOWDOWN_CELSIUS, 0.5, np.clip(1.0 - 0.04 * (self.temp - GPU_MAX_OPERATING_CELSIUS), 0.6, 1.0))
+        dvfs = 1.0 - DVFS_SHARE_PER_CELSIUS * np.clip(self.temp - DVFS_START_CELSIUS, 0.0, None)
+        brake = np.repeat(effects.power_brake[:, None], self.temp.shape[1], axis=1)
+        ratio = np.minimum(thermal * dvfs * np.where(brake, 0.5, 1.0), effects.clock_limit)
+        return thermal, brake, ratio
+
+    def _power(self, compute: np.ndarray, spin: np.ndarray, other_share: np.ndarray, ratio: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return power, the capped mask and the clock ratio after the enforced power limit.
+
+        Compute power grows with the square of the clock ratio; NCCL spinning and the
+        other phases (``other_share`` of the dynamic range) do not depend on it.
+        """
+        shape = self.temp.shape
+        dynamic_range = GPU_MAX_WATTS - GPU_IDLE_WATTS
+        noise = 1.0 + self.rng.normal(0.0, 0.012, shape)
+        compute_watts = dynamic_range * 0.92 * compute * ratio**2 * noise
+        other_watts = dynamic_range * (0.30 * spin + other_share) * noise
+        demand = GPU_IDLE_WATTS + compute_watts + other_watts + self.rng.normal(0.0, 3.0, shape)
+
+        # Above the limit, the clocks drop until the compute power fits the headroom.
+        limit = self.power_limit
+        capped = demand > limit
+        headroom = np.clip(limit - GPU_IDLE_WATTS - other_watts, 1.0, None)
+        cap_ratio = np.where(capped & (compute_watts > 0), np.sqrt(np.clip(headroom / np.maximum(compute_watts, 1e-9), 0.0, 1.0)), 1.0)
+        power = np.clip(np.minimum(demand, limit), 0.0, None)
+        power = np.where(self.shutdown, 0.0, power)
+        return power, capped, ratio * cap_ratio
+
+    def _heat(self, power: np.ndarray, elapsed: float, coolant_celsius: np.ndarray, flow_factor: np.ndarray, effects: Effects) -> None:
+        """Move the die temperature toward its steady state with a first-order lag."""
+        resistance = GPU_THERMAL_RESISTANCE_C_PER_W * effects.thermal_resistance_factor
+        resistance = resistance * (1.0 + LOW_FLOW_RESISTANCE_SHARE * np.clip(1.0 - flow_factor, 0.0, 1.0))[:, None]
+        target = coolant_celsius[:, None] + power * resistance
+        blend = 1.0 - math.exp(-elapsed / GPU_THERMAL_TIME_CONSTANT_SECONDS)
+        self.temp = self.temp + (target - self.temp) * blend + self.rng.normal(0.0, 0.3, self.temp.shape)
 
     def _reasons(self, thermal: np.ndarray, capped: np.ndarray, brake: np.ndarray, busy: np.ndarray) -> np.ndarray:
         reasons = np.zeros(self.temp.shape, dtype=np.int64)
@@ -218,7 +235,9 @@ class GpuModel:
         return errors
 
     def _update_shutdown(self) -> None:
-        self.shutdown = np.where(self.shutdown, self.temp > GPU_RECOVER_CELSIUS, self.temp >= GPU_SHUTDOWN_CELSIUS)
+        shutdown = np.where(self.shutdown, self.temp > GPU_RECOVER_CELSIUS, self.temp >= GPU_SHUTDOWN_CELSIUS)
+        self.newly_shut_down = shutdown & ~self.shutdown
+        self.shutdown = shutdown
 
     def set_power_limits(self, rack_limit_watts: np.ndarray, host_watts_per_node: float) -> None:
         """Set each GPU's enforced power limit from its rack's limit, shared evenly; NaN means uncapped.

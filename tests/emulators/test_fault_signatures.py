@@ -7,6 +7,7 @@ the small test topology, whose job runs on r000-n00, r000-n01 and r001-n00.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from functools import cache
 
 import pytest
@@ -311,3 +312,16 @@ def test_pump_failure_reaches_hw_slowdown() -> None:
 def test_small_topology_places_exist() -> None:
     assert SMALL.node_names[1] == NODE
     assert SMALL.switch_names[0] == "leaf000"
+
+
+def test_overheated_gpu_shuts_down() -> None:
+    hot = run([fault("gpu_thermal", 5, node=1, gpu=GPU)], seconds=120)
+    hot.emulator.gpus.temp[1, GPU] = 99.0
+    for _ in range(2):
+        hot.samples.append(hot.emulator.sample(hot.emulator.last_time + timedelta(seconds=1)))  # type: ignore[operator]
+    events = hot.events("gpu_missing")
+    sample = hot.gpu(120, NODE, GPU)
+    assert [(event["node"], event["gpu"]) for event in events] == [(NODE, GPU)]
+    assert sample is not None
+    assert "DCGM_FI_DEV_GPU_TEMP" not in sample
+    assert hot.emulator.job.state == "down"
