@@ -12,7 +12,7 @@ help:
 	@echo "make test      install, start the services, run every test (unit and integration)"
 	@echo "make unit      run the tests that need no services"
 	@echo "make demo      install, start the services, run 'qianliyan demo'"
-	@echo "make tools     install Alertmanager (Debian package, needs root) for the alert tests"
+	@echo "make tools     install Alertmanager and Chromium (Debian packages, needs root) for the tests"
 	@echo "make services-down  stop Kafka and InfluxDB"
 
 $(STAMP): pyproject.toml
@@ -26,9 +26,11 @@ install: $(STAMP)
 services:
 	bash scripts/services.sh up
 
-# Alertmanager, for the alert tests; Debian's package, so this needs root (CI runs as root).
+# Alertmanager for the alert tests and Chromium for the report screenshot test: Debian's
+# packages, so this needs root (CI runs as root).
 tools:
-	command -v prometheus-alertmanager >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus-alertmanager; }
+	command -v prometheus-alertmanager >/dev/null && command -v chromium >/dev/null || \
+	  { apt-get update -qq && apt-get install -y -qq prometheus-alertmanager chromium chromium-driver; }
 
 services-down:
 	bash scripts/services.sh down

@@ -12,6 +12,7 @@ from pipeline import topics
 from pipeline.agents.respond import IncidentResponder
 from pipeline.agents.store_telemetry import TelemetryStore
 from pipeline.alerts.incidents import IncidentNotifier
+from pipeline.annotations import GrafanaAnnotator
 from pipeline.anomalies import AnomalyPublisher
 from pipeline.deadletter import DeadLetterPublisher
 from pipeline.detection.engine import DetectionEngine
@@ -99,6 +100,7 @@ def _add_response_agents(
         cluster_map=lambda: cluster_maps.current,
         event_time=lambda: engine.watermark,
         notifier=notifier,
+        annotator=GrafanaAnnotator(settings.grafana) if settings.grafana.url is not None else None,
     )
     results = app.topic(kafka.topic(topics.ACTION_RESULTS), key_type=bytes, value_type=bytes)
 

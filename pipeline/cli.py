@@ -11,7 +11,9 @@ from emulators.command import emulate
 from emulators.ettr_study.command import ettr
 from emulators.replay.command import replay
 from dashboards.command import dashboards_app
+from detectors.command import evaluate, train
 from pipeline.alerts.command import receiver
+from pipeline.report.command import report
 from pipeline import __version__
 from pipeline.cli_common import BootstrapOption, PrefixOption, load_settings, setup_logging
 from pipeline.errors import QianliyanError
@@ -30,6 +32,9 @@ app.command()(emulate)
 app.command()(replay)
 app.command()(ettr)
 app.command()(receiver)
+app.command()(report)
+app.command()(train)
+app.command()(evaluate)
 app.add_typer(dashboards_app, name="dashboards")
 
 

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline import topics
 from pipeline.alerts.settings import AlertSettings
+from pipeline.annotations import GrafanaSettings
 
 
 class KafkaSettings(BaseModel):
@@ -98,6 +99,7 @@ class Settings(BaseSettings):
     influxdb: InfluxDBSettings = InfluxDBSettings()
     storage: StorageSettings = StorageSettings()
     alerts: AlertSettings = AlertSettings()
+    grafana: GrafanaSettings = GrafanaSettings()
     topology_file: Path | None = Field(
         default=None, description="Topology YAML of the cluster (emulators/topologies/): leaf switches and hot spares for the policy."
     )

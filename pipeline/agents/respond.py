@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from detectors.anomaly import Anomaly
 from pipeline.alerts.incidents import IncidentNotifier
+from pipeline.annotations import GrafanaAnnotator
 from pipeline.incidents.cluster_map import ClusterMap
 from pipeline.incidents.correlator import Correlator
 from pipeline.incidents.models import IncidentUpdate
@@ -98,6 +99,7 @@ class IncidentResponder:
             nodes and jobs.
         event_time: Returns the newest event time of the input telemetry, or None.
         notifier: Queues an alert notification per incident update; None sends none.
+        annotator: Posts each action and result to Grafana as an annotation; None posts none.
     """
 
     def __init__(
@@ -110,6 +112,7 @@ class IncidentResponder:
         cluster_map: Callable[[], ClusterMap],
         event_time: Callable[[], datetime | None],
         notifier: IncidentNotifier | None = None,
+        annotator: GrafanaAnnotator | None = None,
     ) -> None:
         self.correlator = correlator
         self.policy = policy
@@ -119,6 +122,7 @@ class IncidentResponder:
         self.cluster_map = cluster_map
         self.event_time = event_time
         self.notifier = notifier
+        self.annotator = annotator
         self.actions: dict[str, tuple[ActionRequest, str]] = {}
         self._lock = asyncio.Lock()
 
@@ -132,6 +136,8 @@ class IncidentResponder:
                     await self.handle_anomalies(events)
         finally:
             ticker.cancel()
+            if self.annotator is not None:
+                await self.annotator.close()
             await self.writer.close()
 
     async def handle_anomalies(self, events: Sequence[EventT]) -> None:
@@ -167,6 +173,8 @@ class IncidentResponder:
             return
         action, cluster = issued
         await self._write([action_point(action, cluster, result)])
+        if self.annotator is not None:
+            self.annotator.schedule(action, result)
 
     async def _respond(self, updates: Sequence[IncidentUpdate]) -> None:
         if not updates:
@@ -187,6 +195,8 @@ class IncidentResponder:
                 self.actions[action.action_id] = (action, incident.cluster)
                 pending.append(await self.actions_topic.send(key=action.target.encode(), value=action.model_dump_json().encode()))
                 points.append(action_point(action, incident.cluster))
+                if self.annotator is not None:
+                    self.annotator.schedule(action)
         await asyncio.gather(*pending)
         await self._write(points)
 

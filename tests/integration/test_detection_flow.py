@@ -54,7 +54,7 @@ def test_xid_and_dbe_become_anomalies(settings: Settings, worker: subprocess.Pop
     assert xid["entity"] == "r000-n00"
     assert xid["gpu"] == 1
     assert xid["severity"] == "critical"
-    assert "79" in xid["fault_class"]
+    assert xid["fault_class"] == "gpu_fell_off_bus"
 
     stored = wait_for(
         lambda: influxql.query(settings.influxdb, 'SELECT "score", "anomaly_id" FROM "anomaly" GROUP BY "detector"'),
