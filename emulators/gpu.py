@@ -45,6 +45,9 @@ MEM_CLOCK_MHZ: Final = 2619.0
 # diurnal throughput swing reported for large training runs).
 DVFS_START_CELSIUS: Final = 55.0
 DVFS_SHARE_PER_CELSIUS: Final = 0.002
+# Die temperature of a busy GPU at design conditions; its clocks are the job's nominal speed.
+DESIGN_DIE_CELSIUS: Final = 60.0
+REFERENCE_CLOCK_RATIO: Final = 1.0 - DVFS_SHARE_PER_CELSIUS * (DESIGN_DIE_CELSIUS - DVFS_START_CELSIUS)
 # Per-second NVLink traffic of one GPU during a collective, in counter units.
 NVLINK_UNITS_PER_SECOND: Final = 3e9
 # Share of GPUs that emit background correctable ECC errors, and their burst process
@@ -121,8 +124,8 @@ class GpuModel:
         ]
 
     def speed(self) -> np.ndarray:
-        """Return each node's compute speed from its slowest GPU's clocks, 1.0 at full clocks."""
-        return self.clock_ratio.min(axis=1)
+        """Return each node's compute speed from its slowest GPU's clocks, 1.0 at design conditions."""
+        return self.clock_ratio.min(axis=1) / REFERENCE_CLOCK_RATIO
 
     def update(self, activity: JobActivity, elapsed: float, coolant_celsius: np.ndarray, flow_factor: np.ndarray, effects: Effects) -> GpuReadings:
         """Advance every GPU by ``elapsed`` seconds.

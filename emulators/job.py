@@ -35,8 +35,9 @@ class JobConfig:
     name: str = "job-0001"
     compute_seconds: float = 1.6
     comm_seconds: float = 0.4
-    checkpoint_every_steps: int = 150
-    checkpoint_seconds: float = 8.0
+    # About every 10 minutes; the stall is that of an asynchronous in-memory snapshot.
+    checkpoint_every_steps: int = 300
+    checkpoint_seconds: float = 2.0
     restart_seconds: float = 90.0
     spare_swap_seconds: float = 60.0
     # PyTorch's default ProcessGroupNCCL timeout is 10 minutes.
