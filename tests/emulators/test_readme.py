@@ -27,7 +27,8 @@ def test_readme_lists_every_published_field() -> None:
         assert f"`{name}`" in README
 
 
-def test_readme_example_output_matches() -> None:    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+def test_readme_example_output_matches() -> None:
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     emulator = build_emulator(
         load_topology(PROJECT_ROOT / "emulators" / "topologies" / "small.yaml"),
         seed=0,
