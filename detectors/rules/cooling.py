@@ -30,7 +30,8 @@ class CoolingRule(Rule[CoolingTelemetry, CoolingState]):
       more -> warning (critical), fault ``cdu_pump_failure``. The score is the drop as a
       fraction of the baseline.
     - supply pressure below its baseline by ``pressure_drop_warn`` or more -> warning,
-      fault ``coolant_leak``.
+      fault ``coolant_pressure_low``: a leak or a failing pump, which the leak sensor and
+      the flow tell apart.
 
     The flow and pressure baselines are exponentially weighted means that learn only from
     samples with no flow or pressure condition, so a failing pump does not become the new
@@ -124,7 +125,7 @@ class CoolingRule(Rule[CoolingTelemetry, CoolingState]):
                 self._anomaly(
                     message, float(pressure_drop or 0), self.pressure_drop_warn, "warning",
                     {"SupplyPressurekPa": message.SupplyPressurekPa, "pressure_baseline": state.pressure_baseline, "pressure_drop": pressure_drop},
-                    "coolant_leak", f"coolant supply pressure {pressure_drop:.0%} below its baseline; check for a leak",
+                    "coolant_pressure_low", f"coolant supply pressure {pressure_drop:.0%} below its baseline; check pumps and look for a leak",
                 )
             )
         return anomalies

@@ -205,6 +205,10 @@ class Correlator:
         # Rule detectors report a condition once, when it starts, after their own threshold
         # and persistence checks, so one rule anomaly is enough to open an incident.
         immediate = (rule.immediate and anomaly.severity == "critical") or _is_rule(anomaly.detector)
+        if anomaly.severity == "info":
+            # Informational anomalies add to incidents that others opened, but open none.
+            self._state.candidates[key] = pending
+            return []
         if not immediate and len(pending) < self._persistence_count(rule):
             self._state.candidates[key] = pending
             return []

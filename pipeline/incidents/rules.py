@@ -106,9 +106,11 @@ DEFAULT_CLASSES: Final[tuple[FaultClassRule, ...]] = (
     # Rack and cooling-loop faults.
     FaultClassRule(name="cdu_pump_failure", scope="rack", aliases=("cooling_flow_loss", "flow_loss"), immediate=True),
     FaultClassRule(name="coolant_leak", scope="rack", aliases=("leak",), immediate=True),
+    # Supply pressure below its baseline: a leak or a failing pump; the leak sensor decides.
+    FaultClassRule(name="coolant_pressure_low", scope="rack"),
     FaultClassRule(name="cooling_degraded", scope="rack"),
     FaultClassRule(name="facility_water_warm", scope="rack", aliases=("supply_temperature_high", "dew_point_risk")),
-    FaultClassRule(name="rack_power_over_cap", scope="rack", aliases=("power_over_cap",)),
+    FaultClassRule(name="rack_power_over_cap", scope="rack", aliases=("power_over_cap", "rack_power_cap")),
     # Switch and job faults.
     FaultClassRule(name="switch_failure", scope="switch", immediate=True),
     FaultClassRule(name="job_hang", scope="job", aliases=("peer_timeout", "nccl_timeout", "software_hang")),
@@ -120,7 +122,10 @@ _COOLING: Final = ("cdu_pump_failure", "coolant_leak", "cooling_degraded", "faci
 
 DEFAULT_INHIBIT_RULES: Final[tuple[InhibitRule, ...]] = (
     # A failing cooling loop heats and throttles every GPU on it and slows its nodes.
-    InhibitRule(source_classes=_COOLING, target_classes=("gpu_thermal", "straggler"), domain="rack"),
+    # The cooling policy caps the rack's power, so the power-cap clock events that follow are expected.
+    InhibitRule(source_classes=_COOLING, target_classes=("gpu_thermal", "straggler", "rack_power_over_cap"), domain="rack"),
+    # A pump failure lowers the loop's pressure too; that is not a second fault.
+    InhibitRule(source_classes=("cdu_pump_failure",), target_classes=("coolant_pressure_low",), domain="rack"),
     # A switch failure drops the links of its nodes and stalls their collectives.
     InhibitRule(source_classes=("switch_failure",), target_classes=("link_flap", "pfc_storm", "job_hang"), domain="switch"),
     # Xid 43, 45, 63 and 94 follow the primary Xid of the same node.

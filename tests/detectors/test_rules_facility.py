@@ -71,7 +71,7 @@ def test_cooling_pressure_drop_boundary(pressure: float, fires: bool) -> None:
 
     anomalies = rule.check(cooling_telemetry(20, SupplyPressurekPa=pressure), state)
 
-    assert [anomaly.fault_class for anomaly in anomalies] == (["coolant_leak"] if fires else [])
+    assert [anomaly.fault_class for anomaly in anomalies] == (["coolant_pressure_low"] if fires else [])
 
 
 def test_cooling_baseline_ignores_failing_flow() -> None:

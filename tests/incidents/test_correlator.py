@@ -319,3 +319,31 @@ def test_rule_incident_outlives_default_silence(cluster_map: ClusterMap) -> None
 
     assert correlator.tick(at(599)) == []
     assert [update.kind for update in correlator.tick(at(600))] == ["resolved"]
+
+
+def test_pump_failure_inhibits_low_pressure(cluster_map: ClusterMap) -> None:
+    correlator = Correlator(cluster_map)
+    pump = anomaly(0, "r000", "cdu_pump_failure", entity_kind="rack", severity="critical", detector="rule.cooling")
+    pressure = anomaly(1, "r000", "coolant_pressure_low", entity_kind="rack", detector="rule.cooling")
+
+    opened = correlator.process(pump) + correlator.process(pressure)
+
+    assert [update.incident.fault_class for update in opened] == ["cdu_pump_failure"]
+    assert correlator.firing[0].suppressed_count == 1
+
+
+def test_info_anomaly_opens_nothing(cluster_map: ClusterMap) -> None:
+    correlator = Correlator(cluster_map)
+
+    updates = [update for second in range(5) for update in correlator.process(anomaly(second, "r000-n01", "xid_79", gpu=1, severity="info", detector="rule.xid"))]
+
+    assert updates == []
+
+
+def test_power_cap_events_grouped_by_rack(cluster_map: ClusterMap) -> None:
+    correlator = Correlator(cluster_map)
+    stream = [anomaly(0, f"r000-n0{node}", "rack_power_cap", gpu=gpu, severity="warning", detector="rule.clocks") for node in range(2) for gpu in range(8)]
+
+    opened = [update for update in run(correlator, stream) if update.kind == "opened"]
+
+    assert [(update.incident.scope, update.incident.entity) for update in opened] == [("rack", "r000")]
