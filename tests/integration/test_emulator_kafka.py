@@ -105,10 +105,11 @@ def test_run_emulation_controller_applies_actions(settings: Settings) -> None:
     ensure_topics(settings.kafka, [settings.kafka.topic(name) for name in (ACTIONS, ACTION_RESULTS)])
     outcome: list = []
     runner = threading.Thread(
-        target=lambda: outcome.append(run_emulation(settings.kafka, TOPOLOGY, seed=0, samples=120, interval_seconds=0.05, controller=True)),
+        target=lambda: outcome.append(run_emulation(settings.kafka, TOPOLOGY, seed=0, samples=300, interval_seconds=0.05, controller=True)),
     )
     runner.start()
-    time.sleep(2.0)
+    # The controller starts at the newest offset, so the action goes out once it has joined.
+    time.sleep(5.0)
     producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
     request = ActionRequest(
         action_id="act-int-2", kind="cordon_node", target="r001-n01", incident_id="inc-2", fault_class="test", issued_at=START,
