@@ -186,6 +186,7 @@ HardwareEventKind = Literal[
     "pump_failure",
     "psu_fault",
     "gpu_missing",
+    "host_fault",
 ]
 
 
@@ -220,6 +221,36 @@ class JobProgress(Envelope):
     step: int = Field(ge=0)
     step_time_seconds: Annotated[float, Field(gt=0, le=86_400)]
     samples_per_second: Annotated[float, Field(ge=0)] | None = None
+    loss: float | None = Field(default=None, description="Training loss of the step, where the job reports it.")
+
+
+JobState = Literal["running", "checkpointing", "hung", "down", "isolating", "restarting", "paused"]
+Seconds = Annotated[float, Field(ge=0)]
+
+
+class JobGoodput(Envelope):
+    """Cumulative time accounting of one training job, keyed by job on ``job.goodput``.
+
+    Every second since the job started is in exactly one ``*_seconds`` field, so they sum
+    to ``elapsed_seconds``; ``ettr`` is ``productive_seconds / elapsed_seconds``.
+    """
+
+    job: EntityId
+    state: JobState
+    step: int = Field(ge=0)
+    checkpoint_step: int = Field(ge=0)
+    nodes: int = Field(ge=0, description="Nodes in the job now.")
+    interruptions: int = Field(ge=0, description="Crashes and hangs so far.")
+    ettr: Ratio
+    elapsed_seconds: Seconds
+    productive_seconds: Seconds
+    detection_seconds: Seconds
+    isolation_seconds: Seconds
+    restart_seconds: Seconds
+    replayed_seconds: Seconds
+    checkpoint_seconds: Seconds
+    slow_step_seconds: Seconds
+    paused_seconds: Seconds
 
 
 class GenericTelemetry(Envelope):
@@ -255,7 +286,7 @@ class FaultTruth(_Record):
     source: str = Field(default="emulator", max_length=64)
 
 
-TelemetryMessage = GpuTelemetry | CoolingTelemetry | DpuTelemetry | PowerTelemetry | HardwareEvent | JobProgress | GenericTelemetry
+TelemetryMessage = GpuTelemetry | CoolingTelemetry | DpuTelemetry | PowerTelemetry | HardwareEvent | JobProgress | JobGoodput | GenericTelemetry
 
 MODEL_BY_TOPIC: Final[dict[str, type[Envelope]]] = {
     topics.GPU: GpuTelemetry,
@@ -265,6 +296,7 @@ MODEL_BY_TOPIC: Final[dict[str, type[Envelope]]] = {
     topics.HARDWARE_EVENTS: HardwareEvent,
     topics.JOB_PROGRESS: JobProgress,
     topics.GENERIC: GenericTelemetry,
+    topics.JOB_GOODPUT: JobGoodput,
 }
 
 

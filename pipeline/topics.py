@@ -12,6 +12,7 @@ POWER: Final = "telemetry.power"
 HARDWARE_EVENTS: Final = "hardware.events"
 JOB_PROGRESS: Final = "job.progress"
 GENERIC: Final = "telemetry.generic"
+JOB_GOODPUT: Final = "job.goodput"
 FAULTS_TRUTH: Final = "faults.truth"
 DEADLETTER: Final = "deadletter"
 ANOMALIES: Final = "anomalies"
@@ -19,4 +20,4 @@ INCIDENTS: Final = "incidents"
 ACTIONS: Final = "actions"
 ACTION_RESULTS: Final = "actions.results"
 
-INPUT_TOPICS: Final = (GPU, COOLING, DPU, POWER, HARDWARE_EVENTS, JOB_PROGRESS, GENERIC)
+INPUT_TOPICS: Final = (GPU, COOLING, DPU, POWER, HARDWARE_EVENTS, JOB_PROGRESS, JOB_GOODPUT, GENERIC)

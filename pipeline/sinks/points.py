@@ -17,6 +17,8 @@ power_supply   cluster, rack, pdu, psu                   health, PowerOutputWatt
 hardware_event cluster, rack, node, gpu, kind, severity  code, message, source, event_id
 job_progress   cluster, job, node                        rank, step, step_time_seconds, ...
 generic        cluster, source, entity                   the message's named values
+job_accounting cluster, job                              ettr, elapsed and productive seconds,
+                                                         badput_<kind>_seconds, state, step
 ============== ========================================= =====================================
 """
 
@@ -36,6 +38,7 @@ from pipeline.schemas import (
     GenericTelemetry,
     GpuTelemetry,
     HardwareEvent,
+    JobGoodput,
     JobProgress,
     PowerTelemetry,
 )
@@ -84,6 +87,8 @@ def to_points(message: Envelope) -> list[PointData]:
     if isinstance(message, JobProgress):
         fields = _fields(message, skip={"job", "node"})
         return [_point("job_progress", message.time, _tags(message, "job", "node"), fields)]
+    if isinstance(message, JobGoodput):
+        return [_job_accounting_point(message)]
     if isinstance(message, GenericTelemetry):
         fields = {name: value for name, value in message.values.items() if value is not None}
         return [_point("generic", message.time, _tags(message, "source", "entity"), fields)] if fields else []
@@ -133,6 +138,22 @@ def _event_point(message: HardwareEvent) -> PointData:
     if message.event_id is not None:
         fields["event_id"] = message.event_id
     return _point("hardware_event", message.time, tags, fields)
+
+
+def _job_accounting_point(message: JobGoodput) -> PointData:
+    fields: dict[str, Any] = {
+        "ettr": float(message.ettr),
+        "elapsed_seconds": float(message.elapsed_seconds),
+        "productive_seconds": float(message.productive_seconds),
+        "state": message.state,
+        "step": message.step,
+        "checkpoint_step": message.checkpoint_step,
+        "nodes": message.nodes,
+        "interruptions": message.interruptions,
+    }
+    for kind in ("detection", "isolation", "restart", "replayed", "checkpoint", "slow_step", "paused"):
+        fields[f"badput_{kind}_seconds"] = float(getattr(message, f"{kind}_seconds"))
+    return _point("job_accounting", message.time, _tags(message, "job"), fields)
 
 
 def _tags(message: Envelope, *names: str) -> dict[str, str]:
