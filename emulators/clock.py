@@ -38,3 +38,20 @@ def wall_clock_ticks(interval_seconds: float, count: int | None, start: datetime
         if delay > 0:
             time.sleep(delay)
         yield moment
+
+
+def paced_ticks(start: datetime, interval_seconds: float, count: int | None, speed: float) -> Iterator[datetime]:
+    """Yield the event times of :func:`simulated_ticks`, ``speed`` times faster than the wall clock.
+
+    A closed loop through the pipeline needs time to pass: the worker detects and acts in
+    wall-clock seconds. At ``speed`` 10, one wall second of pipeline latency costs ten
+    seconds of event time, so keep it low when the latency matters.
+    """
+    if speed <= 0:
+        raise ValueError(f"speed must be > 0, got {speed}")
+    began = time.monotonic()
+    for index, moment in enumerate(simulated_ticks(start, interval_seconds, count)):
+        delay = began + index * interval_seconds / speed - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        yield moment

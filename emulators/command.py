@@ -26,6 +26,10 @@ def emulate(
         Optional[str],
         typer.Option(help="Simulated clock: first event time (ISO 8601, or 'now'); samples are published as fast as Kafka takes them. Default: wall clock."),
     ] = None,
+    speed: Annotated[
+        Optional[float],
+        typer.Option(min=0.01, help="With --start: run the simulated clock this many times faster than real time instead of as fast as possible, so that --controller sees the pipeline's actions in time."),
+    ] = None,
     cluster: Annotated[str, typer.Option(help="Cluster name in every message.")] = "default",
     scenario_file: Annotated[
         Optional[Path],
@@ -56,9 +60,11 @@ def emulate(
         raise typer.BadParameter(str(exc)) from exc
     randomness = RandomFaultConfig(rate_multiplier=fault_rate_multiplier) if random_faults else None
 
+    if speed is not None and start is None:
+        raise typer.BadParameter("--speed needs --start: the wall clock always runs at real time", param_hint="--speed")
     result = run_emulation(
         settings.kafka, topology, seed=seed, samples=samples, interval_seconds=interval, start=parse_start(start),
-        scenario=scenario, random_faults=randomness, truth_path=truth_file, controller=controller,
+        scenario=scenario, random_faults=randomness, truth_path=truth_file, controller=controller, speed=speed,
     )
     typer.echo(f"published {result.records} messages in {result.samples} samples ({result.wall_seconds:.1f} s)")
     typer.echo(f"faults started: {result.faults_started}" + (f", ground truth in {truth_file}" if truth_file else ""))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from emulators.action_source import KafkaActionSource
-from emulators.clock import simulated_ticks, wall_clock_ticks
+from emulators.clock import paced_ticks, simulated_ticks, wall_clock_ticks
 from emulators.cluster import ClusterEmulator
 from emulators.controller import Controller, result_record
 from emulators.faults.injector import FaultInjector, FaultSource
@@ -89,12 +89,14 @@ def run_emulation(
     truth_path: Path | None = None,
     controller: bool = False,
     job: JobConfig = DEFAULT_JOB,
+    speed: float | None = None,
 ) -> EmulationResult:
     """Publish ``samples`` samples (``None``: until interrupted).
 
     With ``start`` the clock is simulated: samples are ``interval_seconds`` apart in event
     time from ``start`` and published as fast as the broker takes them. Without it, the
-    clock is the wall clock from the next whole second. With ``controller`` the run also
+    clock is the wall clock from the next whole second. With ``start`` and ``speed``, event
+    time runs ``speed`` times faster than the wall clock. With ``controller`` the run also
     applies the actions that arrive on ``actions`` and publishes their results.
 
     NOTE: with a simulated clock, actions still arrive in wall-clock time, so the event
@@ -106,7 +108,12 @@ def run_emulation(
     emulator = build_emulator(topology, seed=seed, scenario=scenario, random_faults=random_faults, truth_log=truth_log, job=job)
     publisher = KafkaPublisher(settings)
     actions = KafkaActionSource(settings) if controller else None
-    ticks = simulated_ticks(start, interval_seconds, samples) if start else wall_clock_ticks(interval_seconds, samples)
+    if start is None:
+        ticks = wall_clock_ticks(interval_seconds, samples)
+    elif speed is None:
+        ticks = simulated_ticks(start, interval_seconds, samples)
+    else:
+        ticks = paced_ticks(start, interval_seconds, samples, speed)
     fault_sources = [name for name, present in (("scenario", scenario), ("random", random_faults)) if present]
     logger.info(
         "emulation started cluster=%s racks=%d nodes=%d gpus=%d spares=%d seed=%d clock=%s faults=%s controller=%s",

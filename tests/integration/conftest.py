@@ -77,13 +77,7 @@ def settings(services: None, tmp_path: Path) -> Iterator[Settings]:
         kafka=KafkaSettings(bootstrap_servers=f"{KAFKA_ADDRESS[0]}:{KAFKA_ADDRESS[1]}", topic_prefix=f"test-{run_id}."),
         influxdb=InfluxDBSettings(url=INFLUXDB_URL, bucket=database, flush_interval_seconds=0.5),
         storage=StorageSettings(raw_storage="all", idle_flush_seconds=2.0),
-        alerts=AlertSettings(
-            webhook_url=f"http://127.0.0.1:{free_port()}/webhook",
-            webhook_secret="test-secret",
-            outbox_path=tmp_path / "outbox.sqlite3",
-            retry_initial_delay_seconds=0.2,
-            max_retry_delay_seconds=1.0,
-        ),
+        alerts=AlertSettings(outbox_path=tmp_path / "outbox.sqlite3"),
         metrics_port=free_port(),
         stats_interval_seconds=1.0,
     )
@@ -104,14 +98,18 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "QIANLIYAN_INFLUXDB__FLUSH_INTERVAL_SECONDS": str(settings.influxdb.flush_interval_seconds),
         "QIANLIYAN_METRICS_PORT": str(settings.metrics_port),
         "QIANLIYAN_STORAGE__RAW_STORAGE": settings.storage.raw_storage,
-        "QIANLIYAN_ALERTS__WEBHOOK_URL": settings.alerts.webhook_url.get_secret_value() if settings.alerts.webhook_url else "",
-        "QIANLIYAN_ALERTS__WEBHOOK_SECRET": settings.alerts.webhook_secret.get_secret_value() if settings.alerts.webhook_secret else "",
         "QIANLIYAN_ALERTS__OUTBOX_PATH": str(settings.alerts.outbox_path),
         "QIANLIYAN_ALERTS__RETRY_INITIAL_DELAY_SECONDS": str(settings.alerts.retry_initial_delay_seconds),
         "QIANLIYAN_ALERTS__MAX_RETRY_DELAY_SECONDS": str(settings.alerts.max_retry_delay_seconds),
         "QIANLIYAN_STORAGE__IDLE_FLUSH_SECONDS": str(settings.storage.idle_flush_seconds),
         "QIANLIYAN_STATS_INTERVAL_SECONDS": str(settings.stats_interval_seconds),
     })
+    if settings.alerts.webhook_url is not None:
+        env["QIANLIYAN_ALERTS__WEBHOOK_URL"] = settings.alerts.webhook_url.get_secret_value()
+    if settings.alerts.webhook_secret is not None:
+        env["QIANLIYAN_ALERTS__WEBHOOK_SECRET"] = settings.alerts.webhook_secret.get_secret_value()
+    if settings.topology_file is not None:
+        env["QIANLIYAN_TOPOLOGY_FILE"] = str(settings.topology_file)
     return env
 
 

@@ -16,10 +16,11 @@ from kafka import KafkaConsumer
 
 from emulators.publisher import KafkaPublisher
 from pipeline import topics
+from pipeline.alerts.settings import AlertSettings
 from pipeline.settings import Settings
 from pipeline.sinks import influxql
 from tests.factories import gpu_message
-from tests.integration.conftest import PROJECT_ROOT, settings_env, wait_for
+from tests.integration.conftest import PROJECT_ROOT, free_port, settings_env, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +28,19 @@ XID_79 = {
     "schema_version": 1, "time": "2026-01-01T00:00:05Z", "cluster": "test", "kind": "xid", "severity": "critical",
     "rack": "r000", "node": "r000-n01", "gpu": 3, "code": 79, "message": "GPU has fallen off the bus", "source": "kmsg",
 }
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    """The shared test settings, with alert webhooks to a receiver on a free port."""
+    settings.alerts = AlertSettings(
+        webhook_url=f"http://127.0.0.1:{free_port()}/webhook",
+        webhook_secret="test-secret",
+        outbox_path=tmp_path / "outbox.sqlite3",
+        retry_initial_delay_seconds=0.2,
+        max_retry_delay_seconds=1.0,
+    )
+    return settings
 
 
 def consume(settings: Settings, topic: str, count: int, worker: subprocess.Popen[bytes], log: Path) -> list[dict]:
