@@ -45,7 +45,7 @@ unit: install
 	$(BIN)/python -m pytest -ra -m "not integration" tests
 
 demo: install services
-	$(BIN)/qianliyan demo --seconds 30
+	$(BIN)/qianliyan demo
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
@@ -83,15 +84,19 @@ def topics(
 
 @app.command()
 def demo(
-    seconds: Annotated[int, typer.Option(min=5, help="Seconds of wall-clock telemetry to publish.")] = 30,
+    samples: Annotated[int, typer.Option(min=120, help="Simulated seconds of each run.")] = 600,
+    speed: Annotated[float, typer.Option(min=1.0, help="How much faster than real time the simulated clock runs.")] = 10.0,
     seed: Annotated[int, typer.Option(help="Emulator seed.")] = 0,
+    scenario: Annotated[
+        Optional[Path], typer.Option(exists=True, dir_okay=False, help="Scenario YAML; default: a GPU falls off the bus after 60 s.")
+    ] = None,
 ) -> None:
-    """Run the emulator and the worker together, then print what reached InfluxDB."""
+    """Run a faulty training job with and without automatic fault tolerance and compare their ETTR."""
     from pipeline.demo import run_demo
 
     settings = load_settings()
     setup_logging(settings.log_level)
-    run_demo(settings, seconds=seconds, seed=seed)
+    run_demo(settings, samples=samples, speed=speed, seed=seed, scenario_path=scenario)
 
 
 @app.command()

@@ -1,82 +1,115 @@
-"""``qianliyan demo``: emulator and worker together, then a look at InfluxDB."""
+"""``qianliyan demo``: a faulty training job with and without automatic fault tolerance.
+
+The demo runs the same seeded scenario twice on the 64-GPU topology:
+
+1. through the whole pipeline: emulator → Kafka → worker (detect, correlate, decide) →
+   ``actions`` → the emulated controller, which restarts the job on a hot spare;
+2. without the pipeline: nobody acts until the emulated operator steps in after 30 minutes.
+
+It prints each run's effective training time ratio (ETTR) with its badput breakdown, and
+what the worker wrote to InfluxDB.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
-from emulators.run import run_emulation
-from emulators.topology import Topology
+from emulators.faults.scenario import load_scenario
+from emulators.run import EmulationResult, run_emulation
+from emulators.topology import load_topology
 from pipeline.errors import QianliyanError
 from pipeline.settings import Settings
 from pipeline.sinks import influxql
 
 logger = logging.getLogger(__name__)
 
-CATCH_UP_TIMEOUT_SECONDS = 120.0
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+DEMO_TOPOLOGY = PACKAGE_ROOT / "emulators" / "topologies" / "small.yaml"
+DEMO_SCENARIO = PACKAGE_ROOT / "emulators" / "scenarios" / "gpu-fell-off-bus.yaml"
+WORKER_START_SECONDS = 10.0
 WORKER_STOP_TIMEOUT_SECONDS = 30.0
-ROLLED_UP = ("gpu", "cooling", "dpu", "power", "power_supply")
+CATCH_UP_TIMEOUT_SECONDS = 60.0
+LOSS_KINDS = ("detection", "isolation", "restart", "replayed", "checkpoint", "slow_step", "paused")
 
 
-def run_demo(settings: Settings, *, seconds: int, seed: int) -> None:
-    """Publish ``seconds`` samples in real time through a worker subprocess and print the result."""
-    worker = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"])
+def run_demo(settings: Settings, *, samples: int, speed: float, seed: int, scenario_path: Path | None = None) -> None:
+    """Run the scenario with and without the pipeline and print the comparison."""
+    topology = load_topology(DEMO_TOPOLOGY)
+    scenario = load_scenario(scenario_path or DEMO_SCENARIO)
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=samples)
+    print(f"scenario {scenario_path or DEMO_SCENARIO}: {len(scenario.faults)} fault(s) on {topology.gpu_count} GPUs, "
+          f"{samples} simulated seconds at {speed:g}x real time")
+
+    env = dict(os.environ, QIANLIYAN_TOPOLOGY_FILE=str(DEMO_TOPOLOGY))
+    worker = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=env)
     logger.info("demo worker started pid=%d", worker.pid)
     try:
-        topology = Topology()
-        result = run_emulation(settings.kafka, topology, seed=seed, samples=seconds)
-        if result.first_time is None:
-            raise QianliyanError("the emulator published nothing")
-        # Rollups are stamped with the start of their window, which may precede the first sample.
-        window_start = result.first_time - timedelta(seconds=settings.storage.rollup_seconds)
-        since = f"time >= '{window_start.isoformat().replace('+00:00', 'Z')}'"
-        expected = result.samples * topology.gpu_count
-        _wait_for_samples(settings, since, expected, worker)
-        _print_summary(settings, since)
+        time.sleep(WORKER_START_SECONDS)
+        if worker.poll() is not None:
+            raise QianliyanError(f"the worker exited with status {worker.returncode}; its log is above")
+        automatic = run_emulation(
+            settings.kafka, topology, seed=seed, samples=samples, start=start, scenario=scenario, controller=True, speed=speed,
+        )
+        _wait_for_incidents(settings, start, worker)
     finally:
         _stop(worker)
 
+    manual = run_emulation(
+        settings.kafka.model_copy(update={"topic_prefix": settings.kafka.topic_prefix + "demo-manual."}),
+        topology, seed=seed, samples=samples, start=start, scenario=scenario,
+    )
+    _print_comparison(automatic, manual)
+    _print_influxdb(settings, start)
 
-def _rolled_up_samples(settings: Settings, measurement: str, where: str) -> int:
-    series = influxql.query(settings.influxdb, f'SELECT sum("samples") FROM "{measurement}" WHERE {where} AND "resolution" = \'{settings.storage.rollup_seconds}s\'')
-    return int(series[0]["values"][0][1]) if series else 0
 
-
-def _wait_for_samples(settings: Settings, where: str, expected: int, worker: subprocess.Popen[bytes]) -> None:
+def _wait_for_incidents(settings: Settings, start: datetime, worker: subprocess.Popen[bytes]) -> None:
+    where = f"time >= '{_stamp(start)}'"
     deadline = time.monotonic() + CATCH_UP_TIMEOUT_SECONDS
-    found = 0
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             raise QianliyanError(f"the worker exited with status {worker.returncode}; its log is above")
-        found = _rolled_up_samples(settings, "gpu", where)
-        if found >= expected:
+        if influxql.count(settings.influxdb, "incident", "incident_id", where) > 0:
             return
         time.sleep(1.0)
-    raise QianliyanError(
-        f"timed out after {CATCH_UP_TIMEOUT_SECONDS:.0f} s waiting for the worker: "
-        f"{found} of {expected} GPU samples reached InfluxDB rollups"
-    )
+    logger.warning("no incident reached InfluxDB within %.0f s of the run's end", CATCH_UP_TIMEOUT_SECONDS)
 
 
-def _print_summary(settings: Settings, where: str) -> None:
-    resolution = f"{settings.storage.rollup_seconds}s"
-    print(f"\nSamples in InfluxDB database {influxql.database_of(settings.influxdb)!r}, rolled up into {resolution} windows:")
-    for measurement in ROLLED_UP:
-        print(f"  {measurement:<14} {_rolled_up_samples(settings, measurement, where):>8}")
-    print(f"  {'job_progress':<14} {influxql.count(settings.influxdb, 'job_progress', 'step', where):>8}")
-    print(f"  {'anomaly':<14} {influxql.count(settings.influxdb, 'anomaly', 'score', where):>8}")
-    statement = (
-        f'SELECT mean("DCGM_FI_DEV_GPU_TEMP"), max("DCGM_FI_DEV_POWER_USAGE_max") FROM "gpu" '
-        f"WHERE {where} AND \"resolution\" = '{resolution}' GROUP BY \"node\""
-    )
-    print(f"\n{statement}")
-    for series in influxql.query(settings.influxdb, statement):
-        _, mean_temp, max_power = series["values"][0]
-        print(f"  node={series['tags']['node']:<10} mean GPU temperature {mean_temp:6.1f} C, max power {max_power:6.1f} W")
+def _print_comparison(automatic: EmulationResult, manual: EmulationResult) -> None:
+    print("\n                      automatic    manual (operator after 30 min)")
+    rows: list[tuple[str, Any, Any]] = [
+        ("ETTR", f"{automatic.goodput.get('ettr', 0):.2%}", f"{manual.goodput.get('ettr', 0):.2%}"),
+        ("interruptions", automatic.goodput.get("interruptions", 0), manual.goodput.get("interruptions", 0)),
+        ("actions applied", automatic.actions_applied, 0),
+        ("final job state", automatic.goodput.get("state", "?"), manual.goodput.get("state", "?")),
+    ]
+    for kind in LOSS_KINDS:
+        key = f"{kind}_seconds"
+        rows.append((f"lost to {kind} (s)", f"{automatic.goodput.get(key, 0):.1f}", f"{manual.goodput.get(key, 0):.1f}"))
+    for name, left, right in rows:
+        print(f"  {name:<20} {left!s:>10}    {right!s:>10}")
+
+
+def _print_influxdb(settings: Settings, start: datetime) -> None:
+    where = f"time >= '{_stamp(start)}'"
+    print(f"\nWritten to InfluxDB database {influxql.database_of(settings.influxdb)!r} by the automatic run:")
+    for measurement, field in (("anomaly", "score"), ("incident", "incident_id"), ("action", "action_id"), ("job_accounting", "ettr")):
+        print(f"  {measurement:<15} {influxql.count(settings.influxdb, measurement, field, where):>6} points")
+    rows = influxql.query(settings.influxdb, f'SELECT "kind", "target", "reason" FROM "action" WHERE {where} AND "status" = \'issued\'')
+    for series in rows:
+        for _, kind, target, reason in series["values"]:
+            print(f"  action {kind} on {target}: {reason}")
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _stop(worker: subprocess.Popen[bytes]) -> None:
@@ -89,3 +122,4 @@ def _stop(worker: subprocess.Popen[bytes]) -> None:
         logger.warning("worker did not stop within %.0f s, killing it pid=%d", WORKER_STOP_TIMEOUT_SECONDS, worker.pid)
         worker.kill()
         worker.wait()
+
