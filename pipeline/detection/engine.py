@@ -11,9 +11,10 @@ from typing import Any
 import detectors.rules
 from detectors.anomaly import Anomaly
 from detectors.rules.base import Rule, RuleState
+from pipeline.detection.generic_stage import GenericStage
 from pipeline.detection.gpu_stats import GpuStatsStage
 from pipeline.detection.job_stage import JobStage
-from pipeline.schemas import Envelope, GpuTelemetry, JobProgress
+from pipeline.schemas import Envelope, GenericTelemetry, GpuTelemetry, JobProgress
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def state_key(message: Envelope) -> str:
 
 
 class DetectionEngine:
-    """Rules, per-GPU statistics and job-level detectors over the worker's messages.
+    """Rules, per-GPU statistics, per-series statistics and job-level detectors over the worker's messages.
 
     NOTE: state lives in memory, so a restarted worker re-learns its statistics and may
     report a condition that was already active once more.
@@ -49,12 +50,14 @@ class DetectionEngine:
         rules: Sequence[Rule[Any, Any]] | None = None,
         gpu_stats: GpuStatsStage | None = None,
         job_stage: JobStage | None = None,
+        generic_stage: GenericStage | None = None,
     ) -> None:
         self.rules_by_type: dict[type[Envelope], list[Rule[Any, Any]]] = defaultdict(list)
         for rule in rules if rules is not None else default_rules():
             self.rules_by_type[rule.message_type].append(rule)
         self.gpu_stats = gpu_stats if gpu_stats is not None else GpuStatsStage()
         self.job_stage = job_stage if job_stage is not None else JobStage()
+        self.generic_stage = generic_stage if generic_stage is not None else GenericStage()
         self._states: dict[tuple[str, str], RuleState] = {}
         self.watermark: datetime | None = None
 
@@ -86,4 +89,6 @@ class DetectionEngine:
             anomalies += self.gpu_stats.process(message)
         elif isinstance(message, JobProgress):
             anomalies += self.job_stage.process(message)
+        elif isinstance(message, GenericTelemetry):
+            anomalies += self.generic_stage.process(message)
         return anomalies
