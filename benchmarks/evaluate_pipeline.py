@@ -156,6 +156,7 @@ def running_worker(part: str, work_dir: Path) -> Iterator[WorkerHandle]:
     influxdb = InfluxDBSettings(bucket=f"eval_{run_id}")
     group_id = f"eval-{part}-{run_id}"
     influxql.query(influxdb, f'CREATE DATABASE "{influxdb.bucket}"', method="POST")
+
     env = dict(
         os.environ,
         QIANLIYAN_APP_ID=group_id,
@@ -167,6 +168,7 @@ def running_worker(part: str, work_dir: Path) -> Iterator[WorkerHandle]:
         QIANLIYAN_LOG_LEVEL="WARNING",
         QIANLIYAN_ALERTS__OUTBOX_PATH=str(work_dir / f"outbox-{run_id}.sqlite3"),
     )
+
     log_path = work_dir / f"worker-{part}-{run_id}.log"
     log = log_path.open("wb")
     process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -267,9 +269,18 @@ def read_anomalies(kafka: KafkaSettings, path: Path | None = None) -> list[Anoma
 # --- the three parts ------------------------------------------------------------------
 
 
-def switch_members(topology: Topology) -> dict[str, list[str]]:
-    """Return the nodes under each leaf switch, so that a switch fault matches anomalies on them."""
-    return {name: [topology.node_names[node] for node in topology.nodes_of_switch(index)] for index, name in enumerate(topology.switch_names)}
+def place_members(topology: Topology, truth: Sequence[FaultTruth]) -> dict[str, list[str]]:
+    """Return the nodes under each leaf switch and each job, so that a switch or job fault matches anomalies on them.
+
+    NOTE: a job's nodes are the topology's job nodes at the start; a node swapped in from
+    the spares later is not counted as the job's.
+    """
+    members = {name: [topology.node_names[node] for node in topology.nodes_of_switch(index)] for index, name in enumerate(topology.switch_names)}
+    job_nodes = [topology.node_names[node] for node in topology.job_node_indices]
+    for record in truth:
+        if record.scope == "job":
+            members[record.entity] = job_nodes
+    return members
 
 
 def evaluate_emulator(
@@ -292,7 +303,7 @@ def evaluate_emulator(
 def emulator_scores(truth: Sequence[FaultTruth], anomalies: Sequence[Anomaly], topology: Topology, end_of_run: datetime) -> list[KindScores]:
     """Score the emulator's anomalies (replayed series left out) against its ground truth."""
     cluster_anomalies = [anomaly for anomaly in anomalies if anomaly.entity_kind != "series"]
-    return score_faults(truth, cluster_anomalies, members=switch_members(topology), end_of_run=end_of_run)
+    return score_faults(truth, cluster_anomalies, members=place_members(topology, truth), end_of_run=end_of_run)
 
 
 def replay_source(worker: WorkerHandle, kind: SourceKind, location: Path, options: ReplayOptions) -> tuple[ReplayCapture, int]:
