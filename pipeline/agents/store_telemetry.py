@@ -145,7 +145,7 @@ class TelemetryStore:
             if self._store_raw(item.message):
                 points += _as_raw(periodic)
             points += [point for point in item.points if point.measurement not in ROLLUP_MEASUREMENTS]
-            self.rollups.add(periodic, item.message.time, hold=item.event)
+            self.rollups.add(periodic, item.message.time, hold=item.event, source=item.event.message.tp)
 
         closed = self.rollups.close_ready()
         points += closed.points

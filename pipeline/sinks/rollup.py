@@ -8,8 +8,10 @@ field keeps the type InfluxDB already has for it. A string or boolean field keep
 value, and ``samples`` counts the points in the window. Full-rate points carry
 ``resolution=raw``, so a query picks one resolution with a tag filter.
 
-A window closes when the newest event time seen is ``lateness_seconds`` past its end. A
-point for a window that is already closed is late: the caller stores it at full rate
+A window closes when the watermark is ``lateness_seconds`` past its end. The watermark is
+the oldest of the newest event times of each source (a Kafka partition), so a partition
+that the consumer reads ahead of the others does not close windows that the others still
+fill. A point for a window that is already closed is late: the caller stores it at full rate
 instead, so nothing is lost and no closed window is overwritten with a partial one.
 """
 
@@ -95,7 +97,7 @@ class RollupWindows:
         self.resolution = f"{window_seconds}s"
         self._windows: dict[datetime, _Window] = {}
         self._closed_before: datetime | None = None
-        self.watermark: datetime | None = None
+        self._source_times: dict[Hashable, datetime] = {}
 
     def window_start(self, time: datetime) -> datetime:
         """Return the start of the window that contains ``time``."""
@@ -106,8 +108,16 @@ class RollupWindows:
         """Return True when the window of ``time`` was already closed and written."""
         return self._closed_before is not None and self.window_start(time) < self._closed_before
 
-    def add(self, points: Iterable[PointData], time: datetime, hold: Hashable | None = None) -> None:
+    @property
+    def watermark(self) -> datetime | None:
+        """The oldest of the sources' newest event times, or None before the first point."""
+        return min(self._source_times.values(), default=None)
+
+    def add(self, points: Iterable[PointData], time: datetime, hold: Hashable | None = None, source: Hashable = None) -> None:
         """Add one message's points (all at ``time``) and keep ``hold`` until their window closes.
+
+        ``source`` names the ordered stream the message came from, such as its Kafka
+        partition; each source moves the watermark separately.
 
         Raises:
             ValueError: the window of ``time`` is already closed; check ``is_late`` first.
@@ -124,14 +134,16 @@ class RollupWindows:
             aggregate.add(point.fields)
         if hold is not None:
             window.holds.append(hold)
-        if self.watermark is None or time > self.watermark:
-            self.watermark = time
+        newest = self._source_times.get(source)
+        if newest is None or time > newest:
+            self._source_times[source] = time
 
     def close_ready(self) -> ClosedWindows:
         """Close every window that ended ``lateness_seconds`` or more before the watermark."""
-        if self.watermark is None:
+        watermark = self.watermark
+        if watermark is None:
             return ClosedWindows([], [])
-        limit = self.watermark - self.lateness
+        limit = watermark - self.lateness
         ready = [start for start in self._windows if start + timedelta(seconds=self.window_seconds) <= limit]
         return self._close(ready)
 

@@ -86,3 +86,17 @@ def test_series_kept_apart() -> None:
 def test_window_size_validated() -> None:
     with pytest.raises(ValueError, match="window_seconds must be at least 1"):
         RollupWindows(window_seconds=0)
+
+
+def test_watermark_waits_for_slowest_source() -> None:
+    windows = RollupWindows(window_seconds=10, lateness_seconds=0)
+    windows.add([point(1, 60.0, 0)], START + timedelta(seconds=1), source="partition-0")
+    windows.add([point(1, 60.0, 0, node="n1")], START + timedelta(seconds=1), source="partition-1")
+    windows.add([point(30, 60.0, 0)], START + timedelta(seconds=30), source="partition-0")
+
+    assert windows.close_ready().points == []
+    assert not windows.is_late(START + timedelta(seconds=5))
+
+    windows.add([point(12, 60.0, 0, node="n1")], START + timedelta(seconds=12), source="partition-1")
+    closed = windows.close_ready()
+    assert {rollup.tags["node"] for rollup in closed.points} == {"n0", "n1"}
