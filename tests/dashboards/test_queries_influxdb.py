@@ -1,7 +1,7 @@
 """Run every board query against a real InfluxDB holding one sample of every documented measurement.
 
 The InfluxDB comes from ``scripts/services.sh up`` (InfluxDB 1.8) or from
-``QIANLIYAN_TEST_INFLUXDB_URL``. When it does not respond the tests skip, unless
+the port in ``QIANLIYAN_INFLUXDB_PORT``. When it does not respond the tests skip, unless
 ``QIANLIYAN_REQUIRE_SERVICES=1`` is set: then they fail.
 """
 
@@ -27,7 +27,7 @@ from tests.dashboards.test_schema_doc import full_message
 
 pytestmark = pytest.mark.integration
 
-INFLUXDB_URL = os.environ.get("QIANLIYAN_TEST_INFLUXDB_URL", "http://127.0.0.1:8086")
+INFLUXDB_URL = f"http://127.0.0.1:{os.environ.get('QIANLIYAN_INFLUXDB_PORT', '8086')}"
 SAMPLES = 6
 SAMPLE_SECONDS = 10
 
