@@ -32,11 +32,14 @@ class RuleState(BaseModel):
     Attributes:
         active: Conditions currently raised, named ``<condition>:<place>``, so that each
             is reported once when it starts.
+        clearing: Consecutive checks without the condition, for raised conditions that
+            have not re-armed yet.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=False)
 
     active: set[str] = Field(default_factory=set)
+    clearing: dict[str, int] = Field(default_factory=dict)
 
 
 class CounterSample(BaseModel):
@@ -73,11 +76,26 @@ class Rule(ABC, Generic[MessageT, StateT]):
         """Apply the rule to one message, update ``state`` in place and return new anomalies."""
 
 
-def rising(state: RuleState, condition: str, active: bool) -> bool:
-    """Record whether ``condition`` is true now and return True only when it has just started."""
+# Checks a raised condition must stay clear before it re-arms, so that a signal hovering at
+# its threshold (a GPU at its slowdown temperature) is reported once, not on every crossing.
+REARM_AFTER_CLEAR_CHECKS = 10
+
+
+def rising(state: RuleState, condition: str, active: bool, rearm_after: int = REARM_AFTER_CLEAR_CHECKS) -> bool:
+    """Record whether ``condition`` is true now and return True only when it has just started.
+
+    A raised condition re-arms after ``rearm_after`` checks in a row without it.
+    """
     if not active:
-        state.active.discard(condition)
+        if condition in state.active:
+            cleared = state.clearing.get(condition, 0) + 1
+            if cleared >= rearm_after:
+                state.active.discard(condition)
+                state.clearing.pop(condition, None)
+            else:
+                state.clearing[condition] = cleared
         return False
+    state.clearing.pop(condition, None)
     if condition in state.active:
         return False
     state.active.add(condition)

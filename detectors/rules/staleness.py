@@ -70,7 +70,7 @@ class FrozenSeriesRule(Rule[GpuTelemetry, FrozenState]):
         for gpu in sorted(state.known_gpus | set(samples)):
             sample = samples.get(gpu)
             reported = sample is not None and any(getattr(sample, field) is not None for field in self.fields)
-            if rising(state, f"gpu_stopped:{gpu}", gpu in state.known_gpus and not reported):
+            if rising(state, f"gpu_stopped:{gpu}", gpu in state.known_gpus and not reported, rearm_after=1):
                 anomalies.append(
                     gpu_anomaly(
                         self, message, gpu, score=1.0, threshold=None, severity="warning",
@@ -89,7 +89,7 @@ class FrozenSeriesRule(Rule[GpuTelemetry, FrozenState]):
             key = f"{sample.gpu}:{field}"
             value = getattr(sample, field)
             previous = state.series.get(key)
-            if rising(state, f"field_stopped:{key}", value is None and previous is not None):
+            if rising(state, f"field_stopped:{key}", value is None and previous is not None, rearm_after=1):
                 anomalies.append(
                     gpu_anomaly(
                         self, message, sample.gpu, score=1.0, threshold=None, severity="warning", evidence={"field": field},
@@ -101,10 +101,10 @@ class FrozenSeriesRule(Rule[GpuTelemetry, FrozenState]):
 
             if previous is None or float(value) != previous.value:
                 state.series[key] = SeriesValue(value=float(value), unchanged_since=message.time)
-                rising(state, f"frozen:{key}", False)
+                rising(state, f"frozen:{key}", False, rearm_after=1)
                 continue
             seconds = (message.time - previous.unchanged_since).total_seconds()
-            if rising(state, f"frozen:{key}", seconds >= self.frozen_seconds):
+            if rising(state, f"frozen:{key}", seconds >= self.frozen_seconds, rearm_after=1):
                 anomalies.append(
                     gpu_anomaly(
                         self, message, sample.gpu, score=seconds, threshold=self.frozen_seconds, severity="warning",
@@ -151,7 +151,7 @@ class SilenceRule(Rule[Envelope, SilenceState]):
         state.cluster = message.cluster
         if state.last_time is None or message.time > state.last_time:
             state.last_time = message.time
-        rising(state, "silent", False)
+        rising(state, "silent", False, rearm_after=1)
         return []
 
     def check_silence(self, now: datetime, state: SilenceState) -> list[Anomaly]:
@@ -159,7 +159,7 @@ class SilenceRule(Rule[Envelope, SilenceState]):
         if state.last_time is None or state.entity is None or state.entity_kind is None:
             return []
         seconds = (now - state.last_time).total_seconds()
-        if not rising(state, "silent", seconds >= self.silence_seconds):
+        if not rising(state, "silent", seconds >= self.silence_seconds, rearm_after=1):
             return []
         return [
             Anomaly(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from detectors.rules.base import REARM_AFTER_CLEAR_CHECKS
 from detectors.rules.clocks import ClockEventRule
 from detectors.rules.ecc import EccRule
 from detectors.rules.nvlink_pcie import NvlinkRule, PcieReplayRule, pcie_replay_limit
@@ -163,9 +164,21 @@ def test_ecc_condition_rearms_after_clear() -> None:
     state = rule.new_state()
     field = "DCGM_FI_DEV_ROW_REMAP_FAILURE"
 
-    results = [rule.check(gpu_telemetry(second, **{field: value}), state) for second, value in enumerate([1, 1, 0, 1])]
+    values = [1, 1] + [0] * REARM_AFTER_CLEAR_CHECKS + [1]
 
-    assert [len(result) for result in results] == [1, 0, 0, 1]
+    results = [rule.check(gpu_telemetry(second, **{field: value}), state) for second, value in enumerate(values)]
+
+    assert [len(result) for result in results] == [1] + [0] * (REARM_AFTER_CLEAR_CHECKS + 1) + [1]
+
+
+def test_ecc_condition_short_clear_no_repeat() -> None:
+    rule = EccRule()
+    state = rule.new_state()
+    field = "DCGM_FI_DEV_ROW_REMAP_FAILURE"
+
+    results = [rule.check(gpu_telemetry(second, **{field: value}), state) for second, value in enumerate([1, 0, 1, 0, 1])]
+
+    assert [len(result) for result in results] == [1, 0, 0, 0, 0]
 
 
 @pytest.mark.parametrize(
