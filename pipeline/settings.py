@@ -69,7 +69,7 @@ class InfluxDBSettings(BaseModel):
 
 
 class StorageSettings(BaseModel):
-    """How the worker stores periodic telemetry (GPU, cooling, DPU, power, generic series).
+    """Storage of periodic telemetry (GPU, cooling, DPU, power, generic series).
 
     Every series is rolled up into windows of ``rollup_seconds`` of event time (min, mean
     and max, tag ``resolution=10s`` by default). ``raw_storage`` selects what is also kept

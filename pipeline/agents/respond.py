@@ -1,7 +1,7 @@
 """Agents that turn anomalies into incidents and actions, and take in the actions' results.
 
-``respond`` reads the ``anomalies`` topic, correlates each anomaly into incidents, asks the
-policy for actions, publishes incidents and actions, and writes both to InfluxDB. Like the
+``respond`` reads the ``anomalies`` topic, correlates each anomaly into incidents, gets the
+policy's actions, publishes incidents and actions, and writes both to InfluxDB. Like the
 store agent, it acknowledges a batch only after all of that was acknowledged. A timer
 advances the correlator's event time with the newest telemetry, so incidents resolve even
 when no anomaly arrives. ``record_results`` reads ``actions.results`` back into the policy.

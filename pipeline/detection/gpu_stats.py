@@ -12,9 +12,9 @@ from detectors.base import FeatureScoringDetector
 from detectors.stats import RobustZScore
 from pipeline.schemas import GpuTelemetry
 
-# Gauges whose sudden change on one GPU, against its own recent past, is worth a look, each
-# with the smallest spread treated as noise (an estimate): values are divided by it, so a
-# gauge that sat still does not turn a tiny step into a huge score.
+# Gauges worth scoring, each with the smallest spread treated as noise (an estimate).
+# Values are divided by it, so a gauge that sat still does not turn a tiny step into a
+# huge score.
 GPU_STATS_SCALES: Final = {
     "DCGM_FI_DEV_GPU_TEMP": 1.0,  # °C
     "DCGM_FI_DEV_POWER_USAGE": 20.0,  # W
@@ -30,7 +30,7 @@ class GpuStatsStage:
 
     Training moves all GPUs of a node together (checkpoints, collectives, job restarts),
     so each gauge is first taken relative to the median GPU of the node at the same
-    sample. What remains is a GPU that stands apart from its neighbours, such as one with
+    sample. What remains is a GPU that differs from its neighbours, such as one with
     a bad thermal interface or a lower clock. The residual is then compared with its own
     recent window.
 

@@ -35,10 +35,10 @@ class PointsRejectedError(QianliyanError):
 class InfluxWriter:
     """Write points to one InfluxDB bucket.
 
-    Transient failures (timeouts, connection errors, HTTP 429, 5xx, and also 401, 403 and
-    404, which an operator can fix while the worker waits) are retried with capped
-    exponential backoff until the write succeeds, so the caller's Kafka offsets stay
-    uncommitted meanwhile. Points that InfluxDB rejects raise :class:`PointsRejectedError`.
+    Transient failures are retried with capped exponential backoff until the write
+    succeeds, so the caller's Kafka offsets stay uncommitted meanwhile. They are timeouts,
+    connection errors, HTTP 429 and 5xx, and also 401, 403 and 404, which an operator can
+    fix while the worker waits. Points that InfluxDB rejects raise :class:`PointsRejectedError`.
     """
 
     def __init__(self, settings: InfluxDBSettings, metrics: PipelineMetrics | None = None) -> None:

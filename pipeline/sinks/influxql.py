@@ -17,7 +17,7 @@ from pipeline.settings import InfluxDBSettings
 
 
 class InfluxQLError(QianliyanError):
-    """InfluxDB answered a query with an error."""
+    """InfluxDB returned an error for a query."""
 
 
 def database_of(settings: InfluxDBSettings) -> str:
@@ -51,7 +51,7 @@ def query(settings: InfluxDBSettings, statement: str, *, method: str = "GET") ->
         body = exc.read().decode(errors="replace")[:300]
         raise InfluxQLError(f"InfluxQL query failed with HTTP {exc.code}: {body}; statement: {statement}") from exc
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-        raise ServiceUnavailableError(f"InfluxDB at {settings.url} did not answer: {exc}") from exc
+        raise ServiceUnavailableError(f"InfluxDB at {settings.url} did not respond: {exc}") from exc
 
     series: list[dict[str, Any]] = []
     for result in document.get("results", []):
@@ -62,7 +62,7 @@ def query(settings: InfluxDBSettings, statement: str, *, method: str = "GET") ->
 
 
 def count(settings: InfluxDBSettings, measurement: str, field: str, where: str = "") -> int:
-    """Return how many values of ``field`` the measurement holds (0 when it does not exist)."""
+    """Return how many values of ``field`` the measurement contains (0 when it does not exist)."""
     clause = f" WHERE {where}" if where else ""
     series = query(settings, f'SELECT count("{field}") FROM "{measurement}"{clause}')
     if not series:
