@@ -20,8 +20,8 @@ QUERIES = board_queries()
 FROM_MESSAGES = {"gpu", "cooling", "dpu", "power", "power_supply", "hardware_event", "job_progress", "generic"}
 # Measurements that the worker stores as rollups, with the extra tag "resolution".
 ROLLED_UP = {"gpu", "cooling", "dpu", "power", "power_supply", "generic"}
-OTHER_WRITERS = {"anomaly", "pipeline_stats"}
-PLANNED = {"incident", "action", "job_accounting"}
+OTHER_WRITERS = {"anomaly", "pipeline_stats", "incident", "action", "job_accounting"}
+PLANNED: set[str] = set()
 
 
 def query_id(query: BoardQuery) -> str:
