@@ -73,7 +73,8 @@ def create_app(settings: Settings, metrics: PipelineMetrics | None = None) -> fa
         await store.run(stream, settings.batch_max_messages, settings.influxdb.flush_interval_seconds)
 
     if settings.detection_enabled:
-        _add_response_agents(app, settings, metrics, cluster_maps, engine, anomalies)
+        responder = _add_response_agents(app, settings, metrics, cluster_maps, engine, anomalies)
+        store.under_incident = responder.places_under_incident
     return app
 
 
@@ -84,7 +85,7 @@ def _add_response_agents(
     cluster_maps: ClusterMapRegistry,
     engine: DetectionEngine,
     anomalies: faust.TopicT,
-) -> None:
+) -> IncidentResponder:
     """Add the agents that correlate anomalies into incidents, act on them and take in results."""
     kafka = settings.kafka
     config = load_policy(settings.policy_file or DEFAULT_POLICY_PATH)
@@ -123,6 +124,8 @@ def _add_response_agents(
         @app.task
         async def deliver_alerts() -> None:
             await notifier.deliver(asyncio.Event())
+
+    return responder
 
 
 def _highwater(app: faust.App, tp: faust.types.TP) -> int | None:

@@ -74,7 +74,8 @@ class StorageSettings(BaseModel):
     Every series is rolled up into windows of ``rollup_seconds`` of event time (min, mean
     and max, tag ``resolution=10s`` by default). ``raw_storage`` selects what is also kept
     at full rate (tag ``resolution=raw``): everything, only ``flagged`` entities (a node or
-    rack with an anomaly in the last ``raw_hold_seconds`` of event time), or nothing.
+    rack under a firing incident, or with an anomaly in the last ``raw_hold_seconds`` of
+    event time), or nothing.
     """
 
     rollup_seconds: int = Field(default=10, ge=1, le=3600)

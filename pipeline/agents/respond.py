@@ -164,6 +164,15 @@ class IncidentResponder:
         async with self._lock:
             await self._respond(self.correlator.tick(now))
 
+    def places_under_incident(self) -> set[str]:
+        """Return the nodes and racks of the firing incidents."""
+        places: set[str] = set()
+        for incident in self.correlator.firing:
+            places.update(name for name in (incident.node, incident.rack) if name)
+            if incident.scope == "rack":
+                places.update(self.correlator.cluster_map.nodes_of_rack(incident.entity))
+        return places
+
     async def record_result(self, result: ActionResult) -> None:
         """Pass a controller result to the policy and write it to InfluxDB."""
         self.policy.record_result(result)

@@ -53,6 +53,8 @@ class TelemetryStore:
         detection: Detectors to run on every valid message, with the publisher of their
             anomalies; None stores telemetry only.
         observe: Called with every valid message, for example to learn the cluster map.
+        under_incident: Returns the nodes and racks of the firing incidents, which
+            ``raw_storage="flagged"`` keeps at full rate.
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class TelemetryStore:
         detection: tuple[DetectionEngine, AnomalyPublisher] | None = None,
         storage: StorageSettings | None = None,
         observe: Callable[[Envelope], None] | None = None,
+        under_incident: Callable[[], set[str]] | None = None,
     ) -> None:
         self.writer = writer
         self.deadletter = deadletter
@@ -80,6 +83,7 @@ class TelemetryStore:
         self.detection = detection
         self.storage = storage or StorageSettings()
         self.observe = observe
+        self.under_incident = under_incident
         self.rollups = RollupWindows(self.storage.rollup_seconds, self.storage.lateness_seconds)
         self.messages_stored = 0
         self.points_written = 0
@@ -137,12 +141,13 @@ class TelemetryStore:
             points += [anomaly_point(anomaly) for anomaly in anomalies]
 
         immediate: list[_Decoded] = []
+        places = self.under_incident() if self.under_incident is not None and self.storage.raw_storage == "flagged" else set()
         for item in decoded:
             periodic = [point for point in item.points if point.measurement in ROLLUP_MEASUREMENTS]
             if not periodic or self.rollups.is_late(item.message.time):
                 immediate.append(_Decoded(item.event, item.message, _as_raw(item.points)))
                 continue
-            if self._store_raw(item.message):
+            if self._store_raw(item.message, places):
                 points += _as_raw(periodic)
             points += [point for point in item.points if point.measurement not in ROLLUP_MEASUREMENTS]
             self.rollups.add(periodic, item.message.time, hold=item.event, source=item.event.message.tp)
@@ -211,11 +216,13 @@ class TelemetryStore:
             if name and (name not in self._flagged_until or self._flagged_until[name] < until):
                 self._flagged_until[name] = until
 
-    def _store_raw(self, message: Envelope) -> bool:
+    def _store_raw(self, message: Envelope, places_under_incident: set[str]) -> bool:
         if self.storage.raw_storage == "all":
             return True
         if self.storage.raw_storage == "none":
             return False
+        if state_key(message) in places_under_incident or getattr(message, "rack", None) in places_under_incident:
+            return True
         for name in (state_key(message), getattr(message, "rack", None)):
             until = self._flagged_until.get(name) if name else None
             if until is not None and message.time <= until:
