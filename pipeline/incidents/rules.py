@@ -89,12 +89,13 @@ def _xids(*codes: int) -> tuple[str, ...]:
 DEFAULT_CLASSES: Final[tuple[FaultClassRule, ...]] = (
     # GPU faults.
     FaultClassRule(name="xid_79", scope="gpu", aliases=("gpu_fell_off_bus",), immediate=True),
-    FaultClassRule(name="ecc_uncorrectable", scope="gpu", aliases=(*_xids(48, 64, 95, 140), "hbm_ecc_uncorrectable", "ecc_dbe", "row_remap_failure"), immediate=True),
+    FaultClassRule(name="ecc_uncorrectable", scope="gpu", aliases=(*_xids(48, 64, 95, 140), "hbm_ecc_uncorrectable", "hbm_uncorrectable", "gpu_sram_uncorrectable", "ecc_dbe", "row_remap_failure"), immediate=True),
     FaultClassRule(name="ecc_correctable_storm", scope="gpu", aliases=("xid_92", "ecc_sbe_storm", "row_remap_creep")),
     FaultClassRule(name="nvlink_fault", scope="gpu", aliases=(*_xids(74, 136, *range(144, 151)), "nvlink_down"), immediate=True),
     FaultClassRule(name="pcie_degradation", scope="gpu", aliases=("pcie_replay", "pcie_link_downgrade")),
-    FaultClassRule(name="gsp_hang", scope="gpu", aliases=_xids(46, 61, 62, 119, 120, 158), immediate=True),
-    FaultClassRule(name="xid_app_error", scope="gpu", aliases=_xids(13, 31, 109), immediate=True),
+    # Xid 46, 62 and 109 stop the GPU (the emulator's gpu_hard_fault): drain, reset and swap like a GSP hang.
+    FaultClassRule(name="gsp_hang", scope="gpu", aliases=(*_xids(46, 61, 62, 119, 120, 158), "gpu_hard_fault"), immediate=True),
+    FaultClassRule(name="xid_app_error", scope="gpu", aliases=(*_xids(13, 31, 109), "software_crash"), immediate=True),
     FaultClassRule(name="xid_secondary", scope="gpu", aliases=_xids(43, 45, 63, 94)),
     FaultClassRule(name="gpu_thermal", scope="gpu", aliases=("thermal_throttle", "thermal_violation")),
     # Node faults.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from pipeline.incidents import ClusterMap, Correlator, CorrelatorSettings, IncidentUpdate
 from tests.incidents.conftest import anomaly, at
 
@@ -347,3 +349,15 @@ def test_power_cap_events_grouped_by_rack(cluster_map: ClusterMap) -> None:
     opened = [update for update in run(correlator, stream) if update.kind == "opened"]
 
     assert [(update.incident.scope, update.incident.entity) for update in opened] == [("rack", "r000")]
+
+
+@pytest.mark.parametrize(
+    ("detected", "incident_class"),
+    [("gpu_hard_fault", "gsp_hang"), ("hbm_uncorrectable", "ecc_uncorrectable"), ("gpu_sram_uncorrectable", "ecc_uncorrectable"), ("software_crash", "xid_app_error")],
+)
+def test_detector_classes_map_to_policy(cluster_map: ClusterMap, detected: str, incident_class: str) -> None:
+    correlator = Correlator(cluster_map)
+
+    updates = correlator.process(anomaly(0, "r000-n01", detected, gpu=1, severity="critical", detector="rule.xid"))
+
+    assert [update.incident.fault_class for update in updates] == [incident_class]
