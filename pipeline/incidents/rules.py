@@ -152,7 +152,7 @@ class CorrelatorSettings(BaseModel):
         resolve_after_seconds: Silence after which a firing incident resolves.
         rule_resolve_after_seconds: Silence after which an incident that only rule
             detectors reported resolves. Rules report a condition once when it starts, so
-            their silence says little about recovery.
+            their silence is weak evidence of recovery.
         repeat_offender_window_seconds: How long a node's incidents count toward its record.
         repeat_offender_threshold: Incidents on one node within the window that mark it a
             repeat offender, the new incident included.

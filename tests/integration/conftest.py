@@ -60,7 +60,7 @@ def _influxdb_up() -> bool:
 
 @pytest.fixture(scope="session")
 def services() -> None:
-    """Ensure Kafka and InfluxDB answer on 127.0.0.1."""
+    """Ensure Kafka and InfluxDB respond on 127.0.0.1."""
     if not _kafka_up():
         _require(f"Kafka is not listening on {KAFKA_ADDRESS[0]}:{KAFKA_ADDRESS[1]}")
     if not _influxdb_up():
