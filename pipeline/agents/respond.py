@@ -91,6 +91,27 @@ def action_point(action: ActionRequest, cluster: str, result: ActionResult | Non
     return PointData("action", tags, fields, result.applied_at)
 
 
+UPDATE_RANK = {"updated": 0, "opened": 1, "resolved": 2}
+
+
+def _one_change_per_instant(updates: Sequence[IncidentUpdate]) -> list[IncidentUpdate]:
+    """Merge changes of one incident at one event time, which would share an InfluxDB point.
+
+    The merged change keeps the most telling kind (resolved, then opened, then updated) and
+    the incident as it was after the last change.
+    """
+    merged: dict[tuple[str, datetime], IncidentUpdate] = {}
+    for update in updates:
+        key = (update.incident.incident_id, update.time)
+        previous = merged.get(key)
+        if previous is None:
+            merged[key] = update
+            continue
+        kind = max(previous.kind, update.kind, key=UPDATE_RANK.__getitem__)
+        merged[key] = update.model_copy(update={"kind": kind})
+    return list(merged.values())
+
+
 class IncidentResponder:
     """Correlate anomalies, decide actions, publish both and write them to InfluxDB.
 
@@ -199,13 +220,14 @@ class IncidentResponder:
                 update.kind, incident.incident_id, incident.scope, incident.entity, incident.fault_class, incident.severity,
             )
             pending.append(await self.incidents_topic.send(key=incident.incident_id.encode(), value=update.model_dump_json().encode()))
-            points += incident_points(update)
             for action in self.policy.decide(update, update.time):
                 self.actions[action.action_id] = (action, incident.cluster)
                 pending.append(await self.actions_topic.send(key=action.target.encode(), value=action.model_dump_json().encode()))
                 points.append(action_point(action, incident.cluster))
                 if self.annotator is not None:
                     self.annotator.schedule(action)
+        for update in _one_change_per_instant(updates):
+            points += incident_points(update)
         await asyncio.gather(*pending)
         await self._write(points)
 

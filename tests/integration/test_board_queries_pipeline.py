@@ -62,6 +62,12 @@ def test_every_panel_returns_data(settings: Settings, worker: subprocess.Popen[b
         timeout_seconds=60, what="pipeline_stats", worker=worker, log=log,
     )
 
+    # The pump failure is one rack-scope incident; the GPUs it heats open none of their own.
+    opened = influxql.query(
+        settings.influxdb, 'SELECT "incident_id" FROM "incident" WHERE "rack" = \'r000\' AND "update" = \'opened\' GROUP BY "scope", "fault_class"'
+    )
+    assert [(series["tags"]["scope"], series["tags"]["fault_class"], len(series["values"])) for series in opened] == [("rack", "cdu_pump_failure", 1)]
+
     end = START + timedelta(seconds=SAMPLES + 60)
     time_filter = f"time >= '{START.isoformat().replace('+00:00', 'Z')}' AND time <= '{end.isoformat().replace('+00:00', 'Z')}'"
     values = {"cluster": "default", "rack": "r001", "node": "r001-n01", "gpu": "3", "job": "job-0001", "app_id": settings.app_id}
