@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 import time
 from typing import Any
 
@@ -31,7 +32,10 @@ class KafkaActionSource:
     committed automatically.
     """
 
-    def __init__(self, settings: KafkaSettings, group_id: str = "qianliyan-controller", from_beginning: bool = False) -> None:
+    def __init__(self, settings: KafkaSettings, group_id: str | None = None, from_beginning: bool = False) -> None:
+        # Each controller run gets a consumer group of its own by default: runs that shared
+        # one group rebalanced each other and took tens of seconds to see their actions.
+        group_id = group_id or f"qianliyan-controller-{settings.topic_prefix or 'default'}-{uuid.uuid4().hex[:8]}"
         self.topic = settings.topic(ACTIONS)
         try:
             self.consumer = KafkaConsumer(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
+from pathlib import Path
 
 import faust
 from pydantic import ValidationError
@@ -35,6 +37,8 @@ def create_app(settings: Settings, metrics: PipelineMetrics | None = None) -> fa
     own validation and the dead-letter topic instead of Faust's decoder.
     """
     kafka = settings.kafka
+    datadir = Path(tempfile.gettempdir()) / "qianliyan-faust" / settings.app_id
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")],
@@ -45,6 +49,8 @@ def create_app(settings: Settings, metrics: PipelineMetrics | None = None) -> fa
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
         autodiscover=False,
+        # The in-memory store needs no data folder; keep Faust's out of the working directory.
+        datadir=str(datadir),
     )
 
     telemetry = app.topic(*kafka.telemetry_topics, key_type=bytes, value_type=bytes)

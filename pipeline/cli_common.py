@@ -43,6 +43,9 @@ def setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    # The Kafka clients log every connection and metadata refresh at INFO.
+    for name in ("kafka", "aiokafka"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def parse_start(value: str | None) -> datetime | None:
