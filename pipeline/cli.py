@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -107,6 +109,9 @@ def version() -> None:
 
 def main() -> None:
     """Run the command line and turn qianliyan errors into a message and exit status 1."""
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        # Without a terminal, rich lays help out in 80 columns and cuts option names.
+        os.environ["COLUMNS"] = "120"
     try:
         app()
     except QianliyanError as exc:
