@@ -24,16 +24,18 @@ def load_settings(bootstrap_servers: str | None = None, topic_prefix: str | None
 
     Exits with status 2 and the pydantic message when a variable is invalid.
     """
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        typer.echo(f"error: invalid settings in the environment:\n{exc}", err=True)
-        raise typer.Exit(2) from exc
+    # Options go in as init arguments, which pydantic-settings merges over the environment,
+    # so a valid option replaces an invalid variable instead of failing on it.
+    kafka: dict[str, str] = {}
     if bootstrap_servers is not None:
-        settings.kafka = settings.kafka.model_copy(update={"bootstrap_servers": bootstrap_servers})
+        kafka["bootstrap_servers"] = bootstrap_servers
     if topic_prefix is not None:
-        settings.kafka = settings.kafka.model_copy(update={"topic_prefix": topic_prefix})
-    return settings
+        kafka["topic_prefix"] = topic_prefix
+    try:
+        return Settings(kafka=kafka) if kafka else Settings()  # type: ignore[arg-type]
+    except ValidationError as exc:
+        typer.echo(f"error: invalid settings (QIANLIYAN_* environment variables, .env or options):\n{exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def setup_logging(level: str) -> None:
