@@ -189,7 +189,7 @@ class GpuModel:
         capped = demand > limit
         headroom = np.clip(limit - GPU_IDLE_WATTS - other_watts, 1.0, None)
         cap_ratio = np.where(capped & (compute_watts > 0), np.sqrt(np.clip(headroom / np.maximum(compute_watts, 1e-9), 0.0, 1.0)), 1.0)
-        # A capped GPU's power controller holds it just under the limit with a few watts of
+        # A capped GPU's power controller keeps it just under the limit with a few watts of
         # jitter; an exact constant would read as a frozen sensor.
         regulated = limit * (1.0 - np.abs(self.rng.normal(0.0, 0.006, shape)))
         power = np.clip(np.where(capped, np.minimum(demand, regulated), demand), 0.0, None)

@@ -17,4 +17,4 @@ class InvalidMessageError(QianliyanError, ValueError):
 
 
 class ServiceUnavailableError(QianliyanError, ConnectionError):
-    """Kafka or InfluxDB did not answer within the configured timeout."""
+    """Kafka or InfluxDB did not respond within the configured timeout."""

@@ -67,8 +67,8 @@ class SoftwareCrash(FaultKind):
 class SilentDataCorruption(FaultKind):
     """A node computes wrong results without any error; only the training loss shows it.
 
-    NOTE: ``JobProgress`` has no loss field yet, so this fault leaves no trace in the
-    published messages; the job model marks the loss spike in its effects only.
+    NOTE: the emulated job does not fill ``JobProgress.loss`` yet, so this fault leaves no
+    trace in the published messages. The job model marks the loss spike in its effects only.
     """
 
     name = "silent_data_corruption"
