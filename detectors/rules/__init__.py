@@ -6,6 +6,7 @@ from typing import Any
 
 from detectors.rules.base import Rule, RuleState
 from detectors.rules.clocks import ClockEventRule
+from detectors.rules.congestion import RdmaCongestionRule
 from detectors.rules.cooling import CoolingRule
 from detectors.rules.ecc import EccRule
 from detectors.rules.events import HardwareEventRule
@@ -26,6 +27,7 @@ __all__ = [
     "NvlinkRule",
     "PcieReplayRule",
     "PowerRule",
+    "RdmaCongestionRule",
     "Rule",
     "RuleState",
     "SilenceRule",
@@ -44,7 +46,7 @@ def default_rules() -> dict[str, list[Rule[Any, Any]]]:
     return {
         topics.GPU: [XidFieldRule(), EccRule(), PcieReplayRule(), NvlinkRule(), ClockEventRule(), FrozenSeriesRule()],
         topics.COOLING: [CoolingRule()],
-        topics.DPU: [DpuPortRule()],
+        topics.DPU: [DpuPortRule(), RdmaCongestionRule()],
         topics.POWER: [PowerRule()],
         topics.HARDWARE_EVENTS: [XidRule(), HardwareEventRule()],
     }
