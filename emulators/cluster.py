@@ -115,6 +115,7 @@ class ClusterEmulator:
             job_fault=job_fault,
             faulty=faulty,
             job_comm_factor=effects.job_comm_factor,
+            loss_factor=effects.loss_factor,
         )
 
     def _node_records(self, stamp: str, readings: GpuReadings, effects: Effects) -> list[Record]:

@@ -56,6 +56,8 @@ class Effects:
     comm_factor: np.ndarray = field(init=False)
     job_fault: np.ndarray = field(init=False)
     power_brake: np.ndarray = field(init=False)
+    # Factor on each node's local training loss; silent data corruption raises it.
+    loss_factor: np.ndarray = field(init=False)
 
     # Per DPU port, shape (nodes, ports).
     port_down: np.ndarray = field(init=False)
@@ -82,7 +84,6 @@ class Effects:
 
     # Whole job.
     job_comm_factor: float = 1.0
-    loss_spike: bool = False
 
     def __post_init__(self) -> None:
         topology = self.topology
@@ -112,6 +113,7 @@ class Effects:
         self.comm_factor = _full(nodes, 1.0)
         self.job_fault = _full(nodes, JOB_OK, np.int8)
         self.power_brake = _full(nodes, False, bool)
+        self.loss_factor = _full(nodes, 1.0)
 
     def _init_ports(self, ports: tuple[int, ...]) -> None:
         self.port_down = _full(ports, False, bool)

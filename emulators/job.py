@@ -27,6 +27,14 @@ from pipeline.schemas import SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)
 
+# Training loss of a step: LOSS_FLOOR + LOSS_SPAN / sqrt(1 + step / LOSS_STEPS), times a
+# per-rank micro-batch noise of LOSS_BATCH_NOISE (relative standard deviation). A shape
+# like that of a language model's early training; the numbers are illustrative.
+LOSS_FLOOR = 1.7
+LOSS_SPAN = 2.5
+LOSS_STEPS = 50.0
+LOSS_BATCH_NOISE = 0.02
+
 
 @dataclass(frozen=True)
 class JobConfig:
@@ -72,6 +80,7 @@ class JobConditions:
     job_fault: np.ndarray
     faulty: np.ndarray
     job_comm_factor: float = 1.0
+    loss_factor: np.ndarray | None = None
 
 
 @dataclass
@@ -130,6 +139,8 @@ class TrainingJob:
         if not self.members:
             raise ValueError("a training job needs at least one member node")
         self.rng = np.random.default_rng([self.seed, 3])
+        # A stream of its own, so that the loss does not change the other draws of a seed.
+        self.loss_rng = np.random.default_rng([self.seed, 7])
         spread = self.rng.normal(0.0, self.config.node_speed_spread, len(self.node_names))
         self.base_speed = np.clip(1.0 + spread, 0.5, 1.5)
         self.initial_size = len(self.members)
@@ -298,6 +309,7 @@ class TrainingJob:
 
         stamp = self._stamp(step.end)
         samples_per_second = self.config.samples_per_step * len(self.members) / self.initial_size / step_seconds
+        losses = self._local_losses(step.number)
         for rank, node in enumerate(self.members):
             value = {
                 "schema_version": SCHEMA_VERSION,
@@ -309,8 +321,18 @@ class TrainingJob:
                 "step": step.number,
                 "step_time_seconds": round(float(step.compute[rank]) + step.comm + step.stall_seconds, 4),
                 "samples_per_second": round(samples_per_second, 3),
+                "loss": round(float(losses[rank]), 5),
             }
             records.append(Record(topics.JOB_PROGRESS, self.config.name, value))
+
+    def _local_losses(self, step: int) -> np.ndarray:
+        """Return each rank's loss on its own micro-batch: a falling curve, 2 % batch noise, fault factors."""
+        members = np.asarray(self.members)
+        curve = LOSS_FLOOR + LOSS_SPAN / np.sqrt(1.0 + step / LOSS_STEPS)
+        noise = 1.0 + self.loss_rng.normal(0.0, LOSS_BATCH_NOISE, len(members))
+        conditions = self.last_conditions
+        factor = conditions.loss_factor[members] if conditions is not None and conditions.loss_factor is not None else 1.0
+        return curve * noise * factor
 
     def _begin_checkpoint(self, t: float) -> None:
         self.state = "checkpointing"

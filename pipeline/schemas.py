@@ -279,6 +279,9 @@ class FaultTruth(_Record):
     scope: FaultScope
     entity: EntityId = Field(description="Name of the GPU's node, the node, rack, switch, job or series.")
     gpu: int | None = Field(default=None, ge=0, le=63)
+    nodes: list[EntityId] | None = Field(
+        default=None, max_length=100_000, description="Nodes a job or switch fault touches: the job's nodes when it started, the nodes under the switch."
+    )
     start: AwareDatetime
     end: AwareDatetime | None = None
     onset: Literal["instant", "fast", "gradual"] = "instant"

@@ -67,18 +67,20 @@ class SoftwareCrash(FaultKind):
 class SilentDataCorruption(FaultKind):
     """A node computes wrong results without any error; only the training loss shows it.
 
-    NOTE: the emulated job does not fill ``JobProgress.loss`` yet, so this fault leaves no
-    trace in the published messages. The job model marks the loss spike in its effects only.
+    The node's local loss (``JobProgress.loss`` of its rank) rises ``loss_factor`` times
+    above its peers' while the fault lasts; no hardware counter moves.
     """
 
     name = "silent_data_corruption"
     scope = "node"
     onset = "instant"
-    summary = "no hardware signal; loss and gradient-norm spikes (not published until JobProgress carries the loss)"
+    summary = "no hardware signal; the node's local training loss spikes above its peers'"
     ends_on_restart = True
+    defaults = {"loss_factor": 3.0}
 
     def apply(self, fault: Fault, age_seconds: float, ctx: FaultContext) -> None:
-        ctx.effects.loss_spike = True
+        assert fault.node is not None
+        ctx.effects.loss_factor[fault.node] *= self.param(fault, "loss_factor")
 
 
 class PlannedMaintenance(FaultKind):

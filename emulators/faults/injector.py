@@ -76,12 +76,13 @@ class FaultInjector:
         while self.pending and self.pending[0].start <= now:
             fault = self.pending.pop(0)
             kind = fault_kind(fault.kind)
+            fault.state["_job_nodes"] = [self.topology.node_names[node] for node in sorted(ctx.job.members)]
             kind.begin(fault, ctx)
             fault.state["_started"] = True
             fault.state["_restarts"] = ctx.job.restarts
             self.active.append((fault, kind))
             self.started += 1
-            truth.append(truth_record(fault, kind, self.topology, ctx.job.config.name, None))
+            truth.append(truth_record(fault, kind, self.topology, ctx.job.config.name, None, fault.state["_job_nodes"]))
             logger.info("fault started fault_id=%s kind=%s start=%s", fault.fault_id, kind.name, fault.start.isoformat())
 
     def _apply_active(self, now: datetime, ctx: FaultContext, truth: list[Record]) -> None:
@@ -93,7 +94,7 @@ class FaultInjector:
                 kind.finish(fault, ctx)
                 self._release_if_repaired(fault, ctx)
                 end_time = now if cleared or end is None else end
-                truth.append(truth_record(fault, kind, self.topology, ctx.job.config.name, end_time))
+                truth.append(truth_record(fault, kind, self.topology, ctx.job.config.name, end_time, fault.state["_job_nodes"]))
                 self.ended += 1
                 logger.info("fault ended fault_id=%s kind=%s end=%s", fault.fault_id, kind.name, end_time.isoformat())
                 continue

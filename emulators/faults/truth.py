@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -35,8 +36,14 @@ def truth_entity(fault: Fault, kind: FaultKind, topology: Topology, job_name: st
     return topology.cluster
 
 
-def truth_record(fault: Fault, kind: FaultKind, topology: Topology, job_name: str, end: datetime | None) -> Record:
-    """Return the ``FaultTruth`` message of ``fault``: open when ``end`` is None, closed otherwise."""
+def truth_record(
+    fault: Fault, kind: FaultKind, topology: Topology, job_name: str, end: datetime | None, job_nodes: Sequence[str] = ()
+) -> Record:
+    """Return the ``FaultTruth`` message of ``fault``: open when ``end`` is None, closed otherwise.
+
+    A job fault lists ``job_nodes``, the job's nodes when it started, and a switch fault
+    the nodes under the switch, so that scoring can match anomalies on those nodes.
+    """
     value: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "fault_id": fault.fault_id,
@@ -50,6 +57,11 @@ def truth_record(fault: Fault, kind: FaultKind, topology: Topology, job_name: st
     }
     if kind.scope == "gpu":
         value["gpu"] = fault.gpu
+    if kind.scope == "job":
+        value["nodes"] = list(job_nodes)
+    elif kind.scope == "switch":
+        assert fault.switch is not None
+        value["nodes"] = [topology.node_names[node] for node in topology.nodes_of_switch(fault.switch)]
     if end is not None:
         value["end"] = format_time(end)
     return Record(topics.FAULTS_TRUTH, fault.fault_id, value)

@@ -261,9 +261,16 @@ def check_software_crash(run_: Run) -> None:
     assert run_.emulator.job.state == "down"
 
 
+def local_losses(run_: Run, node: str, first: int = 60) -> list[float]:
+    return [value["loss"] for sample in run_.samples[first:] for value in (r.value for r in sample if r.topic == topics.JOB_PROGRESS) if value["node"] == node]
+
+
 def check_silent_data_corruption(run_: Run) -> None:
     assert run_.all_values(topics.GPU) == healthy().all_values(topics.GPU)
     assert run_.events() == []
+    corrupt, peer = local_losses(run_, NODE), local_losses(run_, PEER)
+    assert min(corrupt) > 2.0 * max(peer)
+    assert max(local_losses(healthy(), NODE)) < 1.2 * min(local_losses(healthy(), PEER))
 
 
 def check_straggler(run_: Run) -> None:
@@ -310,6 +317,12 @@ def test_fault_truth_opens_at_start(kind: str) -> None:
     assert truth[0]["kind"] == kind
     assert truth[0]["start"] == "2026-01-01T12:00:30Z"
     assert truth[0]["scope"] == CATALOG[kind].scope
+
+
+@pytest.mark.parametrize(("kind", "nodes"), [("software_crash", [PEER, NODE, OTHER_RACK_NODE]), ("network_congestion", ["r000-n00", "r000-n01"])])
+def test_fault_truth_lists_touched_nodes(kind: str, nodes: list[str]) -> None:
+    truth = faulty(kind).all_values(topics.FAULTS_TRUTH)
+    assert sorted(truth[0]["nodes"]) == sorted(nodes)
 
 
 def test_pump_failure_reaches_hw_slowdown() -> None:

@@ -34,7 +34,7 @@ def test_readme_example_output_matches() -> None:
         seed=0,
         scenario=load_scenario(PROJECT_ROOT / "emulators" / "scenarios" / "all-faults.yaml"),
     )
-    for second in range(2400):
+    for second in range(3750):
         emulator.sample(start + timedelta(seconds=second))
-    printed = format_goodput(emulator.job.goodput_value(start + timedelta(seconds=2399)))
+    printed = format_goodput(emulator.job.goodput_value(start + timedelta(seconds=3749)))
     assert f"```text\n{printed}\n```" in README
