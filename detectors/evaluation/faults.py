@@ -3,7 +3,11 @@
 A fault (``FaultTruth``) is detected when an anomaly about the same place arrives between
 the fault's start and its end plus ``grace_seconds``. Anomalies about one place (entity and
 GPU) that follow each other within ``merge_gap_seconds`` form one alarm. An alarm that
-matches no fault is a false alarm. Per fault kind:
+matches no fault is a false alarm, except a job-level symptom: an anomaly about a job (a
+hang, say) while a fault touches one of the job's nodes (listed in the anomaly's
+``evidence["nodes"]``, comma-separated) is explained by that fault. It counts neither as a detection nor as
+a false alarm. Planned maintenance (``SCHEDULED_KINDS``) is scheduled work, not a fault:
+it is not scored, and an alarm raised about it counts as false. Per fault kind:
 
 - recall = detected faults / faults,
 - precision = detected faults / (detected faults + false alarms attributed to the kind),
@@ -18,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 import numpy as np
 
@@ -26,6 +31,7 @@ from detectors.evaluation.metrics import f1_from
 from pipeline.schemas import FaultTruth
 
 ALL_KINDS = "all"
+SCHEDULED_KINDS: Final = frozenset({"planned_maintenance"})
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class FaultWindow:
     cluster: str
     start: datetime
     end: datetime | None
+    nodes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,8 +73,9 @@ def fault_windows(records: Iterable[FaultTruth]) -> list[FaultWindow]:
         if known is not None:
             end = max((moment for moment in (known.end, record.end) if moment is not None), default=None)
         start = record.start if known is None else min(known.start, record.start)
+        nodes = tuple(record.nodes or (known.nodes if known is not None else ()))
         merged[record.fault_id] = FaultWindow(
-            record.fault_id, record.kind, record.scope, record.entity, record.gpu, record.cluster, start, end
+            record.fault_id, record.kind, record.scope, record.entity, record.gpu, record.cluster, start, end, nodes
         )
     return sorted(merged.values(), key=lambda window: window.start)
 
@@ -78,7 +86,8 @@ def matches_place(window: FaultWindow, anomaly: Anomaly, members: Mapping[str, C
     A GPU fault matches anomalies on that GPU or on its whole node. A node fault matches
     anomalies on the node or any of its GPUs. A rack fault matches anomalies on the rack
     or anything in it, and a cluster fault matches anything in the cluster. Other scopes
-    (job, switch, series) match their own entity and the entities listed in ``members``.
+    (job, switch, series) match their own entity, the nodes the fault record lists and
+    the entities listed in ``members``.
     """
     if anomaly.cluster != window.cluster:
         return False
@@ -90,7 +99,29 @@ def matches_place(window: FaultWindow, anomaly: Anomaly, members: Mapping[str, C
         return anomaly.entity == window.entity
     if window.scope == "rack" and anomaly.rack == window.entity:
         return True
-    return anomaly.entity == window.entity or anomaly.entity in members.get(window.entity, ())
+    return anomaly.entity == window.entity or anomaly.entity in window.nodes or anomaly.entity in members.get(window.entity, ())
+
+
+def explains_symptom(window: FaultWindow, anomaly: Anomaly, racks: Mapping[str, str]) -> bool:
+    """Return whether a job-level anomaly is a symptom of the fault: the fault touches one of the job's nodes.
+
+    ``racks`` maps node names to rack names, for rack faults.
+    """
+    if anomaly.entity_kind != "job" or anomaly.cluster != window.cluster:
+        return False
+    nodes = set(str(anomaly.evidence.get("nodes") or "").split(",")) - {""}
+    if window.scope == "cluster" or window.entity == anomaly.entity:
+        return True
+    if window.scope in ("gpu", "node"):
+        return window.entity in nodes
+    if window.scope == "rack":
+        return any(racks.get(node) == window.entity for node in nodes)
+    return bool(nodes & set(window.nodes))
+
+
+def node_racks(anomalies: Iterable[Anomaly]) -> dict[str, str]:
+    """Return the rack of every node that an anomaly names together with its rack."""
+    return {anomaly.entity: anomaly.rack for anomaly in anomalies if anomaly.rack and anomaly.entity_kind in ("gpu", "node")}
 
 
 def _alarms(anomalies: list[Anomaly], merge_gap_seconds: float) -> list[list[Anomaly]]:
@@ -132,9 +163,12 @@ def score_faults(
         members: Entities that belong to a job or switch, for faults of those scopes.
         end_of_run: End of faults that never got an end record; default the last anomaly.
     """
-    windows = fault_windows(truth)
+    windows = [window for window in fault_windows(truth) if window.kind not in SCHEDULED_KINDS]
     items = sorted(anomalies, key=lambda anomaly: anomaly.time)
     places = members or {}
+    racks = node_racks(items)
+    # Anomalies from job progress name a node but not its rack; other anomalies tell it.
+    items = [anomaly if anomaly.rack or anomaly.entity not in racks else anomaly.model_copy(update={"rack": racks[anomaly.entity]}) for anomaly in items]
     horizon = end_of_run or (items[-1].time if items else None)
 
     detect_seconds: dict[str, list[float]] = defaultdict(list)
@@ -142,12 +176,10 @@ def score_faults(
     for window in windows:
         end = window.end or horizon
         limit = None if end is None else end.timestamp() + grace_seconds
-        hits = [
-            anomaly
-            for anomaly in items
-            if anomaly.time >= window.start and (limit is None or anomaly.time.timestamp() <= limit) and matches_place(window, anomaly, places)
-        ]
+        during = [anomaly for anomaly in items if anomaly.time >= window.start and (limit is None or anomaly.time.timestamp() <= limit)]
+        hits = [anomaly for anomaly in during if matches_place(window, anomaly, places)]
         matched_ids.update(id(anomaly) for anomaly in hits)
+        matched_ids.update(id(anomaly) for anomaly in during if explains_symptom(window, anomaly, racks))
         if hits:
             detect_seconds[window.kind].append((hits[0].time - window.start).total_seconds())
 

@@ -104,3 +104,59 @@ def test_matches_place_by_scope(scope: str, entity: str, gpu: int | None, anomal
     found = anomaly(1, **anomaly_fields)
 
     assert matches_place(window, found, {"job-1": {"n3"}}) is expected
+
+
+def job_anomaly(seconds: float, nodes: str, entity: str = "job-1") -> Anomaly:
+    return Anomaly(
+        time=at(seconds), entity=entity, entity_kind="job", detector="job.hang", score=1.0, severity="critical",
+        fault_class="job_hang", evidence={"nodes": nodes},
+    )
+
+
+@pytest.mark.parametrize(
+    ("nodes", "false_alarms"), [("n1,n2", 0), ("n2,n3", 1)], ids=["fault_on_job_node", "fault_elsewhere"]
+)
+def test_job_symptom_explained_by_fault_on_its_node(nodes: str, false_alarms: int) -> None:
+    rows = score_faults([fault("f1", "gpu_hard_fault", 10, 70, scope="gpu", entity="n1", gpu=0)], [anomaly(10, gpu=0), job_anomaly(45, nodes)])
+
+    total = rows[-1]
+    assert (total.detected, total.false_alarms) == (1, false_alarms)
+
+
+def test_job_symptom_is_not_a_detection() -> None:
+    rows = score_faults([fault("f1", "host_fault", 10, 70)], [job_anomaly(40, "n1,n2")])
+
+    assert (rows[-1].detected, rows[-1].false_alarms) == (0, 0)
+
+
+def test_job_symptom_of_rack_fault_through_node_racks() -> None:
+    truth = [fault("f1", "psu_failure", 10, 70, scope="rack", entity="r1")]
+    anomalies = [anomaly(10, entity="n1", rack="r1"), job_anomaly(40, "n1,n2")]
+
+    assert score_faults(truth, anomalies)[-1].false_alarms == 0
+
+
+def test_switch_fault_matches_nodes_of_its_record() -> None:
+    record = FaultTruth(fault_id="f1", kind="network_congestion", scope="switch", entity="leaf0", nodes=["n1", "n2"], start=at(10), end=at(70))
+
+    rows = score_faults([record], [anomaly(20, entity="n2")])
+
+    assert (rows[-1].detected, rows[-1].false_alarms) == (1, 0)
+
+
+def test_node_anomaly_gets_rack_from_other_anomalies() -> None:
+    truth = [fault("f1", "psu_failure", 10, 70, scope="rack", entity="r1")]
+    straggler = Anomaly(time=at(30), entity="n2", entity_kind="node", detector="job.straggler", score=1.0, severity="warning")
+
+    rows = score_faults(truth, [anomaly(10, entity="n2", gpu=0, rack="r1"), straggler])
+
+    assert rows[-1].false_alarms == 0
+
+
+def test_planned_maintenance_not_scored_and_its_alarms_are_false() -> None:
+    truth = [fault("f1", "planned_maintenance", 10, 70)]
+
+    rows = score_faults(truth, [anomaly(20)])
+
+    assert [row.kind for row in rows] == ["all"]
+    assert (rows[-1].faults, rows[-1].false_alarms) == (0, 1)
