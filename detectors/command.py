@@ -1,4 +1,4 @@
-"""``qianliyan train`` and ``qianliyan evaluate``: fit the multivariate model, score detections offline."""
+"""``qianliyan train`` and ``qianliyan evaluate``: fit the multivariate model, score detections offline or through the pipeline."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ import logging
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import numpy as np
 import typer
 from pydantic import ValidationError
 
 from detectors.evaluation.datasets import DEFAULT_DATA_ROOT
+
+if TYPE_CHECKING:
+    from pipeline.evaluation.run import PartRun, PipelineEvaluation
 
 logger = logging.getLogger(__name__)
 
@@ -82,19 +85,107 @@ def train(
     )
 
 
+class PipelinePart(str, Enum):
+    """Part of ``qianliyan evaluate --pipeline``; the names of ``pipeline.evaluation.run.PARTS``."""
+
+    emulator = "emulator"
+    fault_free = "fault-free"
+    smd = "smd"
+    nab = "nab"
+
+
+PIPELINE_HELP = "With --pipeline only."
+
+
 def evaluate(
     smd: Annotated[bool, typer.Option("--smd", help="Score the SMD detectors on the SMD machines present.")] = False,
     nab: Annotated[bool, typer.Option("--nab", help="Score the streaming detectors on NAB with its standard profile.")] = False,
     anomalies: Annotated[Optional[Path], typer.Option(help="JSON Lines file of anomalies from an emulator run.")] = None,
     truth: Annotated[Optional[Path], typer.Option(help="JSON Lines file of the run's fault ground truth (faults.truth records).")] = None,
+    pipeline: Annotated[
+        bool,
+        typer.Option(
+            "--pipeline",
+            help="Run the evaluation through real workers: publish to Kafka, read the anomalies topic back, score it. "
+            "Needs Kafka and InfluxDB ('bash scripts/services.sh up', or QIANLIYAN_KAFKA__BOOTSTRAP_SERVERS and "
+            "QIANLIYAN_INFLUXDB__URL).",
+        ),
+    ] = False,
+    parts: Annotated[
+        Optional[list[PipelinePart]],
+        typer.Option("--part", help=f"Part to run; repeat for several. Default: all four. {PIPELINE_HELP}"),
+    ] = None,
+    scenario: Annotated[
+        Optional[Path], typer.Option(help=f"Scenario YAML of the emulator part. Default: emulators/scenarios/all-faults.yaml. {PIPELINE_HELP}")
+    ] = None,
+    topology: Annotated[
+        Optional[Path],
+        typer.Option(help=f"Topology YAML of the emulator and fault-free parts. Default: emulators/topologies/small.yaml. {PIPELINE_HELP}"),
+    ] = None,
+    samples: Annotated[
+        Optional[int], typer.Option(min=1, help=f"Samples of the emulator part, one simulated second each. Default: 2400. {PIPELINE_HELP}")
+    ] = None,
+    fault_free_samples: Annotated[
+        Optional[int], typer.Option(min=1, help=f"Samples of the fault-free part. Default: 3600 (one simulated hour). {PIPELINE_HELP}")
+    ] = None,
+    smd_machines: Annotated[
+        Optional[list[str]], typer.Option("--smd-machine", help=f"SMD machine to replay; repeat for several. Default: machine-1-6. {PIPELINE_HELP}")
+    ] = None,
+    smd_rows: Annotated[
+        Optional[int], typer.Option(min=1, help=f"SMD test rows per machine, one simulated minute each. Default: 8000. {PIPELINE_HELP}")
+    ] = None,
+    nab_series: Annotated[
+        Optional[list[str]],
+        typer.Option("--nab-series", help=f"NAB series such as realKnownCause/nyc_taxi; repeat for several. Default: 5 series. {PIPELINE_HELP}"),
+    ] = None,
+    timeout: Annotated[
+        Optional[float], typer.Option(min=1, help=f"Seconds to wait for each part's worker to catch up. Default: 900. {PIPELINE_HELP}")
+    ] = None,
+    quiet: Annotated[
+        Optional[float],
+        typer.Option(min=0, help=f"Seconds without new anomalies, at zero consumer lag, that end the wait. Default: 10. {PIPELINE_HELP}"),
+    ] = None,
+    keep: Annotated[
+        Optional[Path],
+        typer.Option(help=f"Folder for the worker logs, anomalies and ground truth. Default: a temporary folder, removed. {PIPELINE_HELP}"),
+    ] = None,
     grace_seconds: Annotated[float, typer.Option(min=0, help="Seconds after a fault's end during which a detection still counts.")] = 60.0,
     data_root: Annotated[Path, typer.Option(help="Folder that contains smd/ and nab/.")] = DEFAULT_DATA_ROOT,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Score detections against ground truth: an emulator run, SMD or NAB, and print a table."""
-    modes = [smd, nab, anomalies is not None or truth is not None]
+    """Score detections against ground truth and print a table, or JSON with --json.
+
+    Offline: --anomalies with --truth scores the files of an emulator run; --smd and --nab
+    run the detectors in-process on the data sets.
+
+    With --pipeline: each part starts its own 'qianliyan worker', publishes its input to
+    Kafka and scores what the worker published on the anomalies topic. Parts: emulator (a
+    scenario, per fault kind, with the precision, recall and time-to-detect targets),
+    fault-free (an hour without faults; the target is no anomaly), smd and nab (replayed
+    data sets). It needs the Kafka broker and InfluxDB of 'bash scripts/services.sh up' (or
+    those that QIANLIYAN_KAFKA__BOOTSTRAP_SERVERS and QIANLIYAN_INFLUXDB__URL name). All four
+    parts take several minutes. Progress goes to standard error, tables or JSON to standard
+    output.
+    """
+    pipeline_options = {
+        "--part": parts, "--scenario": scenario, "--topology": topology, "--samples": samples,
+        "--fault-free-samples": fault_free_samples, "--smd-machine": smd_machines, "--smd-rows": smd_rows,
+        "--nab-series": nab_series, "--timeout": timeout, "--quiet": quiet, "--keep": keep,
+    }
+    offline = anomalies is not None or truth is not None
+    if pipeline:
+        chosen = [name for name, given in (("--smd", smd), ("--nab", nab), ("--anomalies/--truth", offline)) if given]
+        if chosen:
+            raise typer.BadParameter(f"--pipeline runs its own parts and cannot be combined with {', '.join(chosen)}; use --part to choose parts")
+        _print_pipeline(parts, scenario, topology, samples, fault_free_samples, smd_machines, smd_rows, nab_series, timeout, quiet, keep,
+                        grace_seconds, data_root, as_json)
+        return
+    given = [name for name, value in pipeline_options.items() if value is not None]
+    if given:
+        raise typer.BadParameter(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only with --pipeline")
+    modes = [smd, nab, offline]
     if sum(modes) != 1:
-        raise typer.BadParameter("choose exactly one of --smd, --nab, or --anomalies with --truth")
+        raise typer.BadParameter("choose exactly one of --smd, --nab, --anomalies with --truth, or --pipeline")
 
     if smd:
         _print_smd(data_root, as_json)
@@ -104,6 +195,80 @@ def evaluate(
         if anomalies is None or truth is None:
             raise typer.BadParameter("an emulator run needs both --anomalies and --truth")
         _print_faults(anomalies, truth, grace_seconds, as_json)
+
+
+def pipeline_evaluation(
+    parts: list[PipelinePart] | None = None,
+    scenario: Path | None = None,
+    topology: Path | None = None,
+    samples: int | None = None,
+    fault_free_samples: int | None = None,
+    smd_machines: list[str] | None = None,
+    smd_rows: int | None = None,
+    nab_series: list[str] | None = None,
+    timeout: float | None = None,
+    quiet: float | None = None,
+    keep: Path | None = None,
+    grace_seconds: float = 60.0,
+    data_root: Path = DEFAULT_DATA_ROOT,
+) -> PipelineEvaluation:
+    """Return the ``PipelineEvaluation`` of the options, defaults where an option is not given; parts keep their order, once each."""
+    from pipeline.evaluation.run import PipelineEvaluation
+
+    defaults = PipelineEvaluation()
+    chosen = tuple(dict.fromkeys(part.value for part in parts)) if parts else defaults.parts
+    return PipelineEvaluation(
+        parts=chosen,
+        scenario=scenario or defaults.scenario,
+        topology=topology or defaults.topology,
+        samples=samples or defaults.samples,
+        fault_free_samples=fault_free_samples or defaults.fault_free_samples,
+        smd_machines=tuple(smd_machines) if smd_machines else defaults.smd_machines,
+        smd_rows=smd_rows or defaults.smd_rows,
+        nab_series=tuple(nab_series) if nab_series else defaults.nab_series,
+        data_root=data_root,
+        timeout_seconds=defaults.timeout_seconds if timeout is None else timeout,
+        quiet_seconds=defaults.quiet_seconds if quiet is None else quiet,
+        grace_seconds=grace_seconds,
+        keep=keep,
+    )
+
+
+def _print_pipeline(
+    parts: list[PipelinePart] | None, scenario: Path | None, topology: Path | None, samples: int | None, fault_free_samples: int | None,
+    smd_machines: list[str] | None, smd_rows: int | None, nab_series: list[str] | None, timeout: float | None, quiet: float | None,
+    keep: Path | None, grace_seconds: float, data_root: Path, as_json: bool,
+) -> None:
+    from kafka.errors import KafkaError
+
+    from pipeline.cli_common import load_settings, setup_logging
+    from pipeline.errors import QianliyanError
+    from pipeline.evaluation.run import EvaluationInputError, check_inputs, run_pipeline_evaluation
+
+    evaluation = pipeline_evaluation(
+        parts, scenario, topology, samples, fault_free_samples, smd_machines, smd_rows, nab_series, timeout, quiet, keep, grace_seconds, data_root
+    )
+    try:
+        check_inputs(evaluation)
+    except EvaluationInputError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    settings = load_settings()
+    setup_logging(settings.log_level)
+
+    def show(run: PartRun) -> None:
+        if not as_json:
+            typer.echo("\n" + run.text())
+
+    try:
+        runs = run_pipeline_evaluation(settings, evaluation, on_part=show)
+    except QianliyanError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except KafkaError as exc:
+        typer.echo(f"error: Kafka at {settings.kafka.bootstrap_servers} failed during the evaluation: {exc!r}", err=True)
+        raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(json.dumps({run.part: run.as_json() for run in runs}, indent=2, default=str))
 
 
 def _read_jsonl(path: Path, model: type) -> list:  # type: ignore[type-arg]

@@ -94,3 +94,79 @@ def test_evaluate_invalid_line_reported(tmp_path: Path) -> None:
 
     assert result.exit_code == 2
     assert "line 1" in plain(result.output)
+
+
+# --- evaluate --pipeline: option checks that run before any service is contacted -------------
+
+
+def cli_evaluate(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    """Run ``qianliyan evaluate`` through the real command line app."""
+    from pipeline.cli import app as qianliyan
+
+    return runner.invoke(qianliyan, ["evaluate", *args], env=env)
+
+
+def test_pipeline_parts_match_the_runner() -> None:
+    from detectors.command import PipelinePart
+    from pipeline.evaluation.run import PARTS
+
+    assert tuple(part.value for part in PipelinePart) == PARTS
+
+
+def test_pipeline_excludes_offline_modes(tmp_path: Path) -> None:
+    for extra in (["--smd"], ["--nab"], ["--anomalies", str(tmp_path / "a.jsonl")], ["--truth", str(tmp_path / "t.jsonl")]):
+        result = cli_evaluate("--pipeline", *extra)
+
+        assert result.exit_code == 2, (extra, result.output)
+        assert "cannot be combined with" in plain(result.output)
+
+
+def test_pipeline_excludes_several_offline_modes_at_once() -> None:
+    result = cli_evaluate("--pipeline", "--smd", "--nab")
+
+    assert result.exit_code == 2
+    assert "cannot be combined with --smd, --nab" in plain(result.output)
+
+
+def test_pipeline_unknown_part_rejected() -> None:
+    result = cli_evaluate("--pipeline", "--part", "bogus")
+
+    assert result.exit_code == 2
+    text = plain(result.output)
+    assert "bogus" in text and "fault-free" in text
+
+
+def test_pipeline_options_need_pipeline() -> None:
+    result = cli_evaluate("--nab", "--part", "nab", "--samples", "10")
+
+    assert result.exit_code == 2
+    assert "--part, --samples apply only with --pipeline" in plain(result.output)
+
+
+def test_pipeline_missing_nab_series_rejected_before_services() -> None:
+    result = cli_evaluate("--pipeline", "--part", "nab", "--nab-series", "nowhere/nothing")
+
+    assert result.exit_code == 2
+    assert "NAB series nowhere/nothing not found" in plain(result.output)
+
+
+def test_pipeline_missing_scenario_rejected(tmp_path: Path) -> None:
+    result = cli_evaluate("--pipeline", "--part", "emulator", "--scenario", str(tmp_path / "none.yaml"))
+
+    assert result.exit_code == 2
+    assert "none.yaml not found" in plain(result.output)
+
+
+def test_pipeline_unreachable_services_one_line_error() -> None:
+    from tests.integration.conftest import free_port
+
+    kafka, influxdb = f"127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
+    env = {"QIANLIYAN_KAFKA__BOOTSTRAP_SERVERS": kafka, "QIANLIYAN_INFLUXDB__URL": influxdb}
+
+    result = cli_evaluate("--pipeline", "--part", "fault-free", env=env)
+
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert kafka in errors[0] and influxdb in errors[0] and "scripts/services.sh up" in errors[0]
+    assert "Traceback" not in result.output
