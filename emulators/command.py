@@ -39,6 +39,13 @@ def emulate(
     fault_rate_multiplier: Annotated[float, typer.Option(min=0, help="Multiply every random fault rate, to see faults in a short run.")] = 1.0,
     truth_file: Annotated[Optional[Path], typer.Option(dir_okay=False, help="Append the faults' ground truth to this JSONL file.")] = None,
     controller: Annotated[bool, typer.Option("--controller", help="Apply actions from the 'actions' topic and publish their results.")] = False,
+    csv_file: Annotated[
+        Optional[Path],
+        typer.Option("--csv", dir_okay=False, help="Write one row per GPU per sample to this CSV file instead of publishing to Kafka: healthy training data for 'qianliyan train'. Needs --samples; no faults."),
+    ] = None,
+    csv_fields: Annotated[
+        Optional[list[str]], typer.Option("--csv-field", help="With --csv: DCGM field to write; repeat for several. Default: the GPU gauges of emulators/export_csv.py.")
+    ] = None,
     bootstrap_servers: BootstrapOption = None,
     topic_prefix: PrefixOption = None,
 ) -> None:
@@ -60,6 +67,10 @@ def emulate(
         raise typer.BadParameter(str(exc)) from exc
     randomness = RandomFaultConfig(rate_multiplier=fault_rate_multiplier) if random_faults else None
 
+    if csv_file is not None:
+        _export_csv(csv_file, csv_fields, topology, seed=seed, samples=samples, interval=interval, start=start,
+                    faults=scenario is not None or random_faults, live=controller or speed is not None)
+        return
     if speed is not None and start is None:
         raise typer.BadParameter("--speed needs --start: the wall clock always runs at real time", param_hint="--speed")
     result = run_emulation(
@@ -72,6 +83,30 @@ def emulate(
         typer.echo(f"actions applied: {result.actions_applied}")
     if result.goodput:
         typer.echo(format_goodput(result.goodput))
+
+
+def _export_csv(
+    path: Path, fields: list[str] | None, topology: Any, *, seed: int, samples: int | None, interval: float, start: str | None, faults: bool, live: bool
+) -> None:
+    """Run ``emulate --csv``: a fault-free run written to a CSV file, as fast as it computes."""
+    from datetime import datetime, timezone
+
+    from emulators.clock import simulated_ticks
+    from emulators.export_csv import DEFAULT_CSV_FIELDS, export_gpu_rows
+    from emulators.run import build_emulator
+
+    if samples is None:
+        raise typer.BadParameter("--csv needs --samples: the number of samples to write", param_hint="--samples")
+    if faults:
+        raise typer.BadParameter("--csv writes healthy training data; drop --scenario and --random-faults", param_hint="--csv")
+    if live:
+        raise typer.BadParameter("--csv publishes nothing, so --controller and --speed do not apply", param_hint="--csv")
+    first = parse_start(start) or datetime.now(timezone.utc).replace(microsecond=0)
+    try:
+        result = export_gpu_rows(build_emulator(topology, seed=seed), simulated_ticks(first, interval, samples), path, fields or DEFAULT_CSV_FIELDS)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--csv-field") from exc
+    typer.echo(f"wrote {result.rows} GPU rows of {result.samples} samples to {result.path}")
 
 
 def format_goodput(goodput: dict[str, Any]) -> str:
