@@ -18,6 +18,7 @@ from pipeline.annotations import GrafanaAnnotator
 from pipeline.anomalies import AnomalyPublisher
 from pipeline.deadletter import DeadLetterPublisher
 from pipeline.detection.engine import DetectionEngine
+from pipeline.detection.model_stage import ModelStage
 from pipeline.incidents.correlator import Correlator
 from pipeline.incidents.registry import ClusterMapRegistry
 from pipeline.metrics import PipelineMetrics
@@ -58,7 +59,8 @@ def create_app(settings: Settings, metrics: PipelineMetrics | None = None) -> fa
     anomalies = app.topic(kafka.topic(topics.ANOMALIES), key_type=bytes, value_type=bytes)
     metrics = metrics or PipelineMetrics()
     cluster_maps = ClusterMapRegistry(settings.topology_file)
-    engine = DetectionEngine()
+    model_stage = ModelStage.from_file(settings.detection_model_path) if settings.detection_model_path is not None else None
+    engine = DetectionEngine(model_stage=model_stage)
     store = TelemetryStore(
         writer=InfluxWriter(settings.influxdb, metrics),
         deadletter=DeadLetterPublisher(deadletter),

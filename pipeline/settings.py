@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     )
     batch_max_messages: int = Field(default=1_000, ge=1, description="Maximum Kafka messages the worker handles per batch.")
     detection_enabled: bool = Field(default=True, description="Run the detectors in the worker and publish anomalies.")
+    detection_model_path: Path | None = Field(
+        default=None,
+        description="Model file from 'qianliyan train' on GPU fields; the worker scores every GPU with it. Unset: no trained model runs.",
+    )
     metrics_host: str = Field(default="127.0.0.1", description="Address of the Prometheus /metrics endpoint.")
     metrics_port: int = Field(default=9464, ge=0, le=65535, description="Port of the /metrics endpoint; 0 turns it off.")
     stats_interval_seconds: float = Field(default=10.0, gt=0, description="How often the worker writes pipeline_stats to InfluxDB.")

@@ -14,6 +14,8 @@ from detectors.rules.base import Rule, RuleState
 from pipeline.detection.generic_stage import GenericStage
 from pipeline.detection.gpu_stats import GpuStatsStage
 from pipeline.detection.job_stage import JobStage
+from pipeline.detection.model_stage import ModelStage
+from pipeline.detection.peer_stage import PeerStage
 from pipeline.schemas import Envelope, GenericTelemetry, GpuTelemetry, JobProgress
 
 logger = logging.getLogger(__name__)
@@ -39,7 +41,7 @@ def state_key(message: Envelope) -> str:
 
 
 class DetectionEngine:
-    """Rules, per-GPU statistics, per-series statistics and job-level detectors over the worker's messages.
+    """Rules, per-GPU and per-series statistics, peer comparison, job-level detectors and an optional trained model.
 
     NOTE: state lives in memory, so a restarted worker re-learns its statistics and may
     report a condition that was already active once more.
@@ -51,6 +53,8 @@ class DetectionEngine:
         gpu_stats: GpuStatsStage | None = None,
         job_stage: JobStage | None = None,
         generic_stage: GenericStage | None = None,
+        peer_stage: PeerStage | None = None,
+        model_stage: ModelStage | None = None,
     ) -> None:
         self.rules_by_type: dict[type[Envelope], list[Rule[Any, Any]]] = defaultdict(list)
         for rule in rules if rules is not None else default_rules():
@@ -58,6 +62,9 @@ class DetectionEngine:
         self.gpu_stats = gpu_stats if gpu_stats is not None else GpuStatsStage()
         self.job_stage = job_stage if job_stage is not None else JobStage()
         self.generic_stage = generic_stage if generic_stage is not None else GenericStage()
+        self.peer_stage = peer_stage if peer_stage is not None else PeerStage()
+        # The trained model runs only when one is configured.
+        self.model_stage = model_stage
         self._states: dict[tuple[str, str], RuleState] = {}
         self.watermark: datetime | None = None
 
@@ -68,8 +75,11 @@ class DetectionEngine:
             anomalies += self._process_one(message)
             if self.watermark is None or message.time > self.watermark:
                 self.watermark = message.time
+        if self.model_stage is not None:
+            anomalies += self.model_stage.process([message for message in messages if isinstance(message, GpuTelemetry)])
         if self.watermark is not None:
             anomalies += self.job_stage.check_hangs(self.watermark)
+            anomalies += self.peer_stage.flush(self.watermark)
         return anomalies
 
     def _process_one(self, message: Envelope) -> list[Anomaly]:
@@ -87,8 +97,10 @@ class DetectionEngine:
 
         if isinstance(message, GpuTelemetry):
             anomalies += self.gpu_stats.process(message)
+            anomalies += self.peer_stage.process(message)
         elif isinstance(message, JobProgress):
             anomalies += self.job_stage.process(message)
+            self.peer_stage.observe_progress(message)
         elif isinstance(message, GenericTelemetry):
             anomalies += self.generic_stage.process(message)
         return anomalies
