@@ -11,12 +11,13 @@ from typing import Any
 import detectors.rules
 from detectors.anomaly import Anomaly
 from detectors.rules.base import Rule, RuleState
+from pipeline.detection.facility_stage import FacilityDriftStage
 from pipeline.detection.generic_stage import GenericStage
 from pipeline.detection.gpu_stats import GpuStatsStage
 from pipeline.detection.job_stage import JobStage
 from pipeline.detection.model_stage import ModelStage
 from pipeline.detection.peer_stage import PeerStage
-from pipeline.schemas import Envelope, GenericTelemetry, GpuTelemetry, JobProgress
+from pipeline.schemas import CoolingTelemetry, Envelope, GenericTelemetry, GpuTelemetry, JobGoodput, JobProgress
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class DetectionEngine:
         generic_stage: GenericStage | None = None,
         peer_stage: PeerStage | None = None,
         model_stage: ModelStage | None = None,
+        facility_stage: FacilityDriftStage | None = None,
     ) -> None:
         self.rules_by_type: dict[type[Envelope], list[Rule[Any, Any]]] = defaultdict(list)
         for rule in rules if rules is not None else default_rules():
@@ -63,6 +65,7 @@ class DetectionEngine:
         self.job_stage = job_stage if job_stage is not None else JobStage()
         self.generic_stage = generic_stage if generic_stage is not None else GenericStage()
         self.peer_stage = peer_stage if peer_stage is not None else PeerStage()
+        self.facility_stage = facility_stage if facility_stage is not None else FacilityDriftStage()
         # The trained model runs only when one is configured.
         self.model_stage = model_stage
         self._states: dict[tuple[str, str], RuleState] = {}
@@ -101,6 +104,10 @@ class DetectionEngine:
         elif isinstance(message, JobProgress):
             anomalies += self.job_stage.process(message)
             self.peer_stage.observe_progress(message)
+        elif isinstance(message, CoolingTelemetry):
+            anomalies += self.facility_stage.process(message)
+        elif isinstance(message, JobGoodput):
+            self.job_stage.process_goodput(message)
         elif isinstance(message, GenericTelemetry):
             anomalies += self.generic_stage.process(message)
         return anomalies
