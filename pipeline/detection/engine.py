@@ -17,6 +17,7 @@ from pipeline.detection.gpu_stats import GpuStatsStage
 from pipeline.detection.job_stage import JobStage
 from pipeline.detection.model_stage import ModelStage
 from pipeline.detection.peer_stage import PeerStage
+from pipeline.detection.silence_stage import SilenceStage
 from pipeline.schemas import CoolingTelemetry, Envelope, GenericTelemetry, GpuTelemetry, JobGoodput, JobProgress
 
 logger = logging.getLogger(__name__)
@@ -25,8 +26,7 @@ logger = logging.getLogger(__name__)
 def default_rules() -> list[Rule[Any, Any]]:
     """Build every message rule of ``detectors.rules`` with its default thresholds.
 
-    NOTE: ``SilenceRule`` needs a timer as well as messages and is not run yet, so a
-    series that stops arriving is not reported.
+    ``SilenceRule`` needs a clock as well as messages; :class:`SilenceStage` runs it.
     """
     rules = [rule for topic_rules in detectors.rules.default_rules().values() for rule in topic_rules]
     return sorted(rules, key=lambda rule: rule.name)
@@ -57,6 +57,7 @@ class DetectionEngine:
         peer_stage: PeerStage | None = None,
         model_stage: ModelStage | None = None,
         facility_stage: FacilityDriftStage | None = None,
+        silence_stage: SilenceStage | None = None,
     ) -> None:
         self.rules_by_type: dict[type[Envelope], list[Rule[Any, Any]]] = defaultdict(list)
         for rule in rules if rules is not None else default_rules():
@@ -66,6 +67,7 @@ class DetectionEngine:
         self.generic_stage = generic_stage if generic_stage is not None else GenericStage()
         self.peer_stage = peer_stage if peer_stage is not None else PeerStage()
         self.facility_stage = facility_stage if facility_stage is not None else FacilityDriftStage()
+        self.silence_stage = silence_stage if silence_stage is not None else SilenceStage()
         # The trained model runs only when one is configured.
         self.model_stage = model_stage
         self._states: dict[tuple[str, str], RuleState] = {}
@@ -83,6 +85,7 @@ class DetectionEngine:
         if self.watermark is not None:
             anomalies += self.job_stage.check_hangs(self.watermark)
             anomalies += self.peer_stage.flush(self.watermark)
+        anomalies += self.silence_stage.check()
         return anomalies
 
     def _process_one(self, message: Envelope) -> list[Anomaly]:
@@ -98,6 +101,7 @@ class DetectionEngine:
             except (ValueError, TypeError, KeyError, ArithmeticError):
                 logger.exception("rule failed, skipping this message for it rule=%s key=%s time=%s", rule.name, key, message.time)
 
+        self.silence_stage.observe(message)
         if isinstance(message, GpuTelemetry):
             anomalies += self.gpu_stats.process(message)
             anomalies += self.peer_stage.process(message)
@@ -108,6 +112,7 @@ class DetectionEngine:
             anomalies += self.facility_stage.process(message)
         elif isinstance(message, JobGoodput):
             self.job_stage.process_goodput(message)
+            self.peer_stage.observe_goodput(message)
         elif isinstance(message, GenericTelemetry):
             anomalies += self.generic_stage.process(message)
         return anomalies
