@@ -47,6 +47,8 @@ class PeerDeviation(StreamingDetector):
         relative_scale: Floor of the peer scale as a fraction of the peer median, so that
             metrics on which all nodes agree almost exactly (power of identical GPUs) do
             not flag a difference of a fraction of a percent.
+        direction: ``"both"`` scores departures either way; ``"low"`` only values below
+            the peers' median (a slow node), ``"high"`` only values above it.
         seed: Accepted for the common contract; this detector has no randomness.
     """
 
@@ -60,9 +62,13 @@ class PeerDeviation(StreamingDetector):
         min_peers: int = 3,
         min_scale: float = 1e-3,
         relative_scale: float = 0.01,
+        direction: str = "both",
         seed: int | None = 0,
     ) -> None:
         super().__init__(seed=seed)
+        if direction not in ("both", "low", "high"):
+            raise ValueError(f"direction must be 'both', 'low' or 'high', got {direction!r}")
+        self.direction = direction
         self.persistence_k = persistence_k
         self.persistence_n = persistence_n
         self.min_peers = min_peers
@@ -89,6 +95,10 @@ class PeerDeviation(StreamingDetector):
             mad = np.nanmedian(np.abs(X - median), axis=0)
         scale = np.maximum(np.maximum(MAD_TO_SIGMA * mad, self.min_scale), self.relative_scale * np.abs(median))
         deviations = np.abs(X - median) / scale
+        if self.direction == "low":
+            deviations = np.where(X < median, deviations, 0.0)
+        elif self.direction == "high":
+            deviations = np.where(X > median, deviations, 0.0)
 
         reporting = np.count_nonzero(~np.isnan(X), axis=0)
         deviations[:, reporting < self.min_peers] = np.nan

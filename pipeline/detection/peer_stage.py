@@ -13,7 +13,8 @@ import numpy as np
 from detectors.anomaly import Anomaly
 from detectors.peers import PeerDeviation
 from pipeline.detection.membership import JobMembership
-from pipeline.schemas import GpuTelemetry, JobProgress
+from pipeline.detection.job_stage import PLANNED_STOP_STATES
+from pipeline.schemas import GpuTelemetry, JobGoodput, JobProgress
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,12 @@ class PeerStage:
 
     Each gauge is divided by its :data:`PEER_SCALES` unit before the comparison, so the
     deviation is in units of the larger of that unit and the peers' spread (1.4826 MAD).
+    Only gauges below the peers' median count: a slow node holds back every step of a
+    synchronous job, while a node that runs faster than most (its rack is cooler than the
+    others) costs nothing. While the job announces a planned stop (``JobGoodput`` state
+    checkpointing, isolating, restarting or paused) its nodes idle in turn, so steps of
+    that time are not compared.
+
     One anomaly is reported when a node's k-of-n persistent score first reaches
     ``threshold``; the node re-arms when the score falls below it. A NaN score (warm-up,
     missing sample) decides nothing. A change of the job's members restarts its detector
@@ -109,11 +116,16 @@ class PeerStage:
         # Check the detector settings now rather than at the first complete step.
         self._new_detector()
         self._jobs: dict[str, _JobPeers] = {}
+        self._announced: dict[str, str] = {}
         self.late_samples = 0
 
     def observe_progress(self, message: JobProgress) -> None:
         """Learn job membership from one rank's progress."""
         self.membership.observe(message)
+
+    def observe_goodput(self, message: JobGoodput) -> None:
+        """Note the state the job announces: no comparison while it stops on purpose."""
+        self._announced[message.job] = message.state
 
     def process(self, message: GpuTelemetry) -> list[Anomaly]:
         """Add one node's sample and return the anomalies of every time step it completed."""
@@ -151,7 +163,8 @@ class PeerStage:
 
     def _new_detector(self) -> PeerDeviation:
         return PeerDeviation(
-            persistence_k=self.persistence_k, persistence_n=self.persistence_n, min_peers=self.min_peers, min_scale=1.0, relative_scale=0.0
+            persistence_k=self.persistence_k, persistence_n=self.persistence_n, min_peers=self.min_peers, min_scale=1.0, relative_scale=0.0,
+            direction="low",
         )
 
     def _score_until(self, job: str, state: _JobPeers, last: datetime) -> list[Anomaly]:
@@ -163,7 +176,7 @@ class PeerStage:
 
     def _score_step(self, job: str, state: _JobPeers, step: datetime, samples: dict[str, _NodeSample]) -> list[Anomaly]:
         members = self.membership.members(job)
-        if len(members) < self.min_peers:
+        if len(members) < self.min_peers or self._announced.get(job) in PLANNED_STOP_STATES:
             return []
         if state.detector is None or state.nodes != members:
             logger.info("peer comparison restarted job=%s nodes=%d previous_nodes=%d", job, len(members), len(state.nodes))

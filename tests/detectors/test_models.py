@@ -193,6 +193,22 @@ def test_peer_persistence_k_of_n() -> None:
     assert two_blips > 10.0
 
 
+@pytest.mark.parametrize(("direction", "low_flagged", "high_flagged"), [("both", True, True), ("low", True, False), ("high", False, True)])
+def test_peer_direction(direction: str, low_flagged: bool, high_flagged: bool) -> None:
+    detector = PeerDeviation(persistence_k=1, persistence_n=1, direction=direction)
+    values = np.array([[100.0], [100.1], [99.9], [100.0], [50.0], [150.0]])
+
+    scores = detector.score_many(values)
+
+    assert bool(scores[4] > 10.0) is low_flagged
+    assert bool(scores[5] > 10.0) is high_flagged
+
+
+def test_peer_unknown_direction_rejected() -> None:
+    with pytest.raises(ValueError, match="direction"):
+        PeerDeviation(direction="sideways")
+
+
 def test_peer_too_few_reporting_nan() -> None:
     detector = PeerDeviation(persistence_k=1, persistence_n=1)
     values = np.array([[1.0], [np.nan], [np.nan], [2.0]])

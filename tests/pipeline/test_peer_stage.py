@@ -5,7 +5,7 @@ import pytest
 from pipeline.detection.engine import DetectionEngine
 from pipeline.detection.membership import JobMembership
 from pipeline.detection.peer_stage import PeerStage
-from pipeline.schemas import GpuTelemetry, JobProgress
+from pipeline.schemas import GpuTelemetry, JobGoodput, JobProgress
 from tests.factories import gpu_message
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -209,3 +209,30 @@ def test_emulated_straggler_found_in_time() -> None:
 
     assert [anomaly.entity for anomaly in anomalies] == ["r000-n02"]
     assert anomalies[0].time - at(60) <= timedelta(seconds=120)
+
+
+def test_faster_nodes_not_reported() -> None:
+    # Half the job runs cooler and a little faster than the rest: nothing is slow.
+    fast = {node: CLOCK * 1.08 for node in NODES[:2]}
+
+    assert run_steps(PeerStage(), NODES, range(20), slow=fast) == []
+
+
+def test_no_comparison_during_planned_stop() -> None:
+    stage = PeerStage()
+    stage.observe_goodput(goodput("isolating", 0.0))
+
+    during = run_steps(stage, NODES, range(10), slow={"r000-n03": CLOCK * 0.2})
+    stage.observe_goodput(goodput("running", 10.0))
+    after = run_steps(stage, NODES, range(10, 20), slow={"r000-n03": CLOCK * 0.2})
+
+    assert during == []
+    assert [anomaly.entity for anomaly in after] == ["r000-n03"]
+
+
+def goodput(state: str, seconds: float) -> JobGoodput:
+    return JobGoodput.model_validate({
+        "schema_version": 1, "time": at(seconds).isoformat(), "job": "job-1", "state": state, "step": 0, "checkpoint_step": 0,
+        "nodes": len(NODES), "interruptions": 0, "ettr": 1.0, "elapsed_seconds": seconds, "productive_seconds": seconds,
+        **{f"{kind}_seconds": 0.0 for kind in ("detection", "isolation", "restart", "replayed", "checkpoint", "slow_step", "paused")},
+    })
