@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from faust.types import TP, EventT, StreamT
 
 from pipeline import codec
+from pipeline.agents.event_clock import EventClock
 from pipeline.anomalies import AnomalyPublisher, anomaly_point
 from pipeline.deadletter import DeadLetterPublisher
 from pipeline.detection.engine import DetectionEngine, state_key
@@ -92,6 +93,7 @@ class TelemetryStore:
         self._last_input = time.monotonic()
         self._last_summary = time.monotonic()
         self._last_stats = time.monotonic()
+        self.event_clock = EventClock(highwater) if highwater is not None else None
 
     async def run(self, stream: StreamT, batch_max_messages: int, within_seconds: float) -> None:
         """Consume the stream in batches until the worker stops."""
@@ -126,13 +128,16 @@ class TelemetryStore:
                 done.append(event)
                 continue
             decoded.append(_Decoded(event, message, to_points(message)))
+            if self.event_clock is not None:
+                self.event_clock.observe(event.message.tp, event.message.offset, message.time)
             if self.observe is not None:
                 self.observe(message)
 
         points: list[PointData] = []
         if self.detection is not None:
             engine, publisher = self.detection
-            anomalies = engine.process([item.message for item in decoded])
+            clock = self.event_clock.now() if self.event_clock is not None else None
+            anomalies = engine.process([item.message for item in decoded], clock=clock)
             await publisher.publish(anomalies)
             published_at = datetime.now(timezone.utc)
             for anomaly in anomalies:

@@ -73,8 +73,15 @@ class DetectionEngine:
         self._states: dict[tuple[str, str], RuleState] = {}
         self.watermark: datetime | None = None
 
-    def process(self, messages: Sequence[Envelope]) -> list[Anomaly]:
-        """Run the detectors on messages in order and return the anomalies found."""
+    def process(self, messages: Sequence[Envelope], clock: datetime | None = None) -> list[Anomaly]:
+        """Run the detectors on messages in order and return the anomalies found.
+
+        ``clock`` is the event time up to which every input has been read (see
+        :class:`pipeline.agents.event_clock.EventClock`). The checks for what did not
+        arrive (hangs, silent sources, peers that did not report) use it; without it they
+        use the newest event time seen, which is right only when the input is read in
+        event-time order.
+        """
         anomalies: list[Anomaly] = []
         for message in messages:
             anomalies += self._process_one(message)
@@ -82,10 +89,11 @@ class DetectionEngine:
                 self.watermark = message.time
         if self.model_stage is not None:
             anomalies += self.model_stage.process([message for message in messages if isinstance(message, GpuTelemetry)])
-        if self.watermark is not None:
-            anomalies += self.job_stage.check_hangs(self.watermark)
-            anomalies += self.peer_stage.flush(self.watermark)
-        anomalies += self.silence_stage.check()
+        now = clock if clock is not None else self.watermark
+        if now is not None:
+            anomalies += self.job_stage.check_hangs(now)
+            anomalies += self.peer_stage.flush(now)
+        anomalies += self.silence_stage.check(clock)
         return anomalies
 
     def _process_one(self, message: Envelope) -> list[Anomaly]:

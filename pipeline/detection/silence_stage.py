@@ -16,10 +16,10 @@ logger = logging.getLogger(__name__)
 # hang check covers it) and replayed series (which end when their file ends) are left out.
 WATCHED_TYPES: Final = (GpuTelemetry, DpuTelemetry, CoolingTelemetry, PowerTelemetry)
 
-# Seconds without a message before a source counts as stopped. Longer than the rule's
-# default because the worker reads several partitions whose event times can drift apart
-# by some seconds while it catches up. Estimate.
-WORKER_SILENCE_SECONDS: Final = 30.0
+# Seconds without a message before a source counts as stopped: a little longer than the
+# rule's default, so that an exporter that pauses for a few seconds is not reported.
+# Estimate.
+WORKER_SILENCE_SECONDS: Final = 15.0
 
 
 class SilenceStage:
@@ -31,7 +31,8 @@ class SilenceStage:
     anomaly is reported per silence; a new message from the source re-arms it.
 
     NOTE: a source whose type no other source sends (one node alone) is never found
-    silent, and a partition that lags far behind the others of its topic can look silent.
+    silent. Without the worker's ``clock``, a partition that lags far behind the others
+    of its topic can look silent.
 
     Args:
         silence_seconds: Seconds without a message before a source counts as stopped.
@@ -60,10 +61,15 @@ class SilenceStage:
         if clock is None or message.time > clock:
             self._clocks[kind] = message.time
 
-    def check(self) -> list[Anomaly]:
-        """Return an anomaly for each source that just went silent, by the clock of its message type."""
+    def check(self, clock: datetime | None = None) -> list[Anomaly]:
+        """Return an anomaly for each source that just went silent, by the clock of its message type.
+
+        ``clock``, the event time up to which every input has been read, holds each
+        type's clock back while the worker catches up.
+        """
         anomalies: list[Anomaly] = []
-        for kind, now in self._clocks.items():
+        for kind, newest in self._clocks.items():
+            now = newest if clock is None else min(newest, clock)
             checked = self._checked.get(kind)
             if checked is not None and (now - checked).total_seconds() < self.check_every_seconds:
                 continue

@@ -29,10 +29,10 @@ def run(stage: SilenceStage, seconds: int, stop_at: int, resume_at: int | None =
     return anomalies
 
 
-@pytest.mark.parametrize(("silent_for", "fires"), [(29, False), (30, True)], ids=["below", "at_limit"])
+@pytest.mark.parametrize(("silent_for", "fires"), [(14, False), (15, True)], ids=["below", "at_limit"])
 def test_silence_boundary(silent_for: int, fires: bool) -> None:
     # n1 last sends at second 9; the clock reaches 9 + silent_for.
-    anomalies = run(SilenceStage(silence_seconds=30), 10 + silent_for, stop_at=10)
+    anomalies = run(SilenceStage(silence_seconds=15), 10 + silent_for, stop_at=10)
 
     assert bool(anomalies) is fires
 
@@ -77,5 +77,18 @@ def test_events_not_watched() -> None:
     for second in range(100):
         stage.observe(gpu("r000-n01", second))
         anomalies += stage.check()
+
+    assert anomalies == []
+
+
+def test_worker_clock_holds_silence_back() -> None:
+    # n1's partition is read only up to second 9 while n0's runs on to 100.
+    stage = SilenceStage()
+    anomalies = []
+    for second in range(100):
+        stage.observe(gpu("r000-n00", second))
+        if second < 10:
+            stage.observe(gpu("r000-n01", second))
+        anomalies += stage.check(clock=START + timedelta(seconds=min(second, 9)))
 
     assert anomalies == []
