@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 class _Job:
     rank_node: dict[int, str] = field(default_factory=dict)
     last_progress: dict[str, datetime] = field(default_factory=dict)
+    first_progress: dict[str, datetime] = field(default_factory=dict)
     latest: datetime | None = None
 
 
@@ -59,22 +60,33 @@ class JobMembership:
 
         job.rank_node[message.rank] = message.node
         job.last_progress[message.node] = max(message.time, job.last_progress.get(message.node, message.time))
+        job.first_progress[message.node] = min(message.time, job.first_progress.get(message.node, message.time))
         job.latest = message.time if job.latest is None else max(job.latest, message.time)
         self._node_job[message.node] = message.job
 
-    def job_of(self, node: str) -> str | None:
-        """Return the job ``node`` is a current member of, or None."""
+    def job_of(self, node: str, at: datetime | None = None) -> str | None:
+        """Return the job ``node`` is a current member of, or None.
+
+        With ``at``, a node that joined its job after that event time (a spare that took a
+        rank later) is not a member yet: the worker may read that progress before older
+        GPU samples of the node.
+        """
         job = self._node_job.get(node)
-        if job is None or not self._is_current(self._jobs[job], node):
+        if job is None or not self._is_current(self._jobs[job], node) or not self._joined_by(self._jobs[job], node, at):
             return None
         return job
 
-    def members(self, job: str) -> tuple[str, ...]:
-        """Return the current member nodes of ``job``, sorted; empty for an unknown job."""
+    def members(self, job: str, at: datetime | None = None) -> tuple[str, ...]:
+        """Return the current member nodes of ``job``, sorted, that joined by ``at``; empty for an unknown job."""
         state = self._jobs.get(job)
         if state is None:
             return ()
-        return tuple(sorted(node for node in state.rank_node.values() if self._is_current(state, node)))
+        return tuple(sorted(node for node in state.rank_node.values() if self._is_current(state, node) and self._joined_by(state, node, at)))
+
+    @staticmethod
+    def _joined_by(job: _Job, node: str, at: datetime | None) -> bool:
+        first = job.first_progress.get(node)
+        return at is None or (first is not None and first <= at)
 
     def _is_current(self, job: _Job, node: str) -> bool:
         last = job.last_progress.get(node)
@@ -88,5 +100,6 @@ class JobMembership:
             if holder == node:
                 del job.rank_node[rank]
         job.last_progress.pop(node, None)
+        job.first_progress.pop(node, None)
         if self._node_job.get(node) == job_name:
             del self._node_job[node]

@@ -129,7 +129,7 @@ class PeerStage:
 
     def process(self, message: GpuTelemetry) -> list[Anomaly]:
         """Add one node's sample and return the anomalies of every time step it completed."""
-        job = self.membership.job_of(message.node)
+        job = self.membership.job_of(message.node, at=message.time)
         if job is None:
             return []
 
@@ -142,7 +142,7 @@ class PeerStage:
             return []
 
         state.pending.setdefault(step, {})[message.node] = _NodeSample(message.time, _node_values(message), message.rack, message.cluster)
-        members = self.membership.members(job)
+        members = self.membership.members(job, at=step)
         if not set(members) <= set(state.pending[step]):
             return []
         return self._score_until(job, state, step)
@@ -175,7 +175,7 @@ class PeerStage:
         return anomalies
 
     def _score_step(self, job: str, state: _JobPeers, step: datetime, samples: dict[str, _NodeSample]) -> list[Anomaly]:
-        members = self.membership.members(job)
+        members = self.membership.members(job, at=step)
         if len(members) < self.min_peers or self._announced.get(job) in PLANNED_STOP_STATES:
             return []
         if state.detector is None or state.nodes != members:

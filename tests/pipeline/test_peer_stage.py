@@ -236,3 +236,29 @@ def goodput(state: str, seconds: float) -> JobGoodput:
         "nodes": len(NODES), "interruptions": 0, "ettr": 1.0, "elapsed_seconds": seconds, "productive_seconds": seconds,
         **{f"{kind}_seconds": 0.0 for kind in ("detection", "isolation", "restart", "replayed", "checkpoint", "slow_step", "paused")},
     })
+
+
+def test_spare_not_compared_before_it_joined() -> None:
+    # The worker reads the spare's first progress (second 30) before its idle GPU samples of seconds 0 to 19.
+    stage = PeerStage()
+    spare = "r001-n03"
+    for second in range(20):
+        join(stage, NODES, second)
+    stage.observe_progress(progress(spare, len(NODES), 30.0))
+
+    anomalies = []
+    for second in range(20):
+        for node in [*NODES, spare]:
+            anomalies += stage.process(gpu_sample(node, second, clock=345.0 if node == spare else CLOCK))
+
+    assert anomalies == []
+
+
+def test_membership_joined_by_time() -> None:
+    membership = JobMembership()
+    membership.observe(progress("r000-n00", 0, 10.0))
+    membership.observe(progress("r000-n01", 1, 40.0))
+
+    assert membership.members("job-1", at=at(20)) == ("r000-n00",)
+    assert membership.job_of("r000-n01", at=at(20)) is None
+    assert membership.job_of("r000-n01", at=at(40)) == "job-1"
