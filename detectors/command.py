@@ -123,10 +123,20 @@ def evaluate(
         typer.Option(help=f"Topology YAML of the emulator and fault-free parts. Default: emulators/topologies/small.yaml. {PIPELINE_HELP}"),
     ] = None,
     samples: Annotated[
-        Optional[int], typer.Option(min=1, help=f"Samples of the emulator part, one simulated second each. Default: 2400. {PIPELINE_HELP}")
+        Optional[int], typer.Option(min=1, help=f"Samples of the emulator part, one simulated second each. Default: 3750, the length of all-faults.yaml with its last fault and 60 s after it. {PIPELINE_HELP}")
     ] = None,
     fault_free_samples: Annotated[
         Optional[int], typer.Option(min=1, help=f"Samples of the fault-free part. Default: 3600 (one simulated hour). {PIPELINE_HELP}")
+    ] = None,
+    speed: Annotated[
+        Optional[float],
+        typer.Option(
+            min=0,
+            help=(
+                "Simulated seconds per wall-clock second of the emulator and fault-free parts, so that the worker keeps up "
+                f"as it does with live telemetry; 0 publishes as fast as the broker takes it. Default: 10. {PIPELINE_HELP}"
+            ),
+        ),
     ] = None,
     smd_machines: Annotated[
         Optional[list[str]], typer.Option("--smd-machine", help=f"SMD machine to replay; repeat for several. Default: machine-1-6. {PIPELINE_HELP}")
@@ -169,7 +179,7 @@ def evaluate(
     """
     pipeline_options = {
         "--part": parts, "--scenario": scenario, "--topology": topology, "--samples": samples,
-        "--fault-free-samples": fault_free_samples, "--smd-machine": smd_machines, "--smd-rows": smd_rows,
+        "--fault-free-samples": fault_free_samples, "--speed": speed, "--smd-machine": smd_machines, "--smd-rows": smd_rows,
         "--nab-series": nab_series, "--timeout": timeout, "--quiet": quiet, "--keep": keep,
     }
     offline = anomalies is not None or truth is not None
@@ -178,7 +188,7 @@ def evaluate(
         if chosen:
             raise typer.BadParameter(f"--pipeline runs its own parts and cannot be combined with {', '.join(chosen)}; use --part to choose parts")
         _print_pipeline(parts, scenario, topology, samples, fault_free_samples, smd_machines, smd_rows, nab_series, timeout, quiet, keep,
-                        grace_seconds, data_root, as_json)
+                        grace_seconds, data_root, as_json, speed)
         return
     given = [name for name, value in pipeline_options.items() if value is not None]
     if given:
@@ -211,6 +221,7 @@ def pipeline_evaluation(
     keep: Path | None = None,
     grace_seconds: float = 60.0,
     data_root: Path = DEFAULT_DATA_ROOT,
+    speed: float | None = None,
 ) -> PipelineEvaluation:
     """Return the ``PipelineEvaluation`` of the options, defaults where an option is not given; parts keep their order, once each."""
     from pipeline.evaluation.run import PipelineEvaluation
@@ -231,13 +242,14 @@ def pipeline_evaluation(
         quiet_seconds=defaults.quiet_seconds if quiet is None else quiet,
         grace_seconds=grace_seconds,
         keep=keep,
+        speed=defaults.speed if speed is None else speed,
     )
 
 
 def _print_pipeline(
     parts: list[PipelinePart] | None, scenario: Path | None, topology: Path | None, samples: int | None, fault_free_samples: int | None,
     smd_machines: list[str] | None, smd_rows: int | None, nab_series: list[str] | None, timeout: float | None, quiet: float | None,
-    keep: Path | None, grace_seconds: float, data_root: Path, as_json: bool,
+    keep: Path | None, grace_seconds: float, data_root: Path, as_json: bool, speed: float | None = None,
 ) -> None:
     from kafka.errors import KafkaError
 
@@ -246,7 +258,8 @@ def _print_pipeline(
     from pipeline.evaluation.run import EvaluationInputError, check_inputs, run_pipeline_evaluation
 
     evaluation = pipeline_evaluation(
-        parts, scenario, topology, samples, fault_free_samples, smd_machines, smd_rows, nab_series, timeout, quiet, keep, grace_seconds, data_root
+        parts, scenario, topology, samples, fault_free_samples, smd_machines, smd_rows, nab_series, timeout, quiet, keep, grace_seconds, data_root,
+        speed,
     )
     try:
         check_inputs(evaluation)

@@ -44,6 +44,8 @@ class PipelineEvaluation:
     grace_seconds: float = 60.0
     seed: int = 0
     keep: Path | None = None
+    # Simulated seconds per wall second of the emulated parts; 0 as fast as possible.
+    speed: float = p.DEFAULT_SPEED
 
 
 @dataclass(frozen=True)
@@ -114,9 +116,11 @@ def run_part(part: str, worker: WorkerHandle, evaluation: PipelineEvaluation, wo
     """Publish one part's input to a running worker and score what it published."""
     e = evaluation
     if part == "emulator":
-        return p.evaluate_emulator(worker, e.scenario, e.topology, e.samples, work_dir, e.timeout_seconds, e.quiet_seconds, e.seed, e.grace_seconds)
+        return p.evaluate_emulator(
+            worker, e.scenario, e.topology, e.samples, work_dir, e.timeout_seconds, e.quiet_seconds, e.seed, e.grace_seconds, e.speed
+        )
     if part == "fault-free":
-        return p.evaluate_fault_free(worker, e.topology, e.fault_free_samples, work_dir, e.timeout_seconds, e.quiet_seconds, e.seed)
+        return p.evaluate_fault_free(worker, e.topology, e.fault_free_samples, work_dir, e.timeout_seconds, e.quiet_seconds, e.seed, e.speed)
     if part == "smd":
         return p.evaluate_smd(worker, e.smd_machines, e.smd_rows, e.timeout_seconds, e.quiet_seconds, e.data_root)
     if part == "nab":
