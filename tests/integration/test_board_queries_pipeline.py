@@ -63,10 +63,15 @@ def test_every_panel_returns_data(settings: Settings, worker: subprocess.Popen[b
     )
 
     # The pump failure is one rack-scope incident; the GPUs it heats open none of their own.
-    opened = influxql.query(
-        settings.influxdb, 'SELECT "incident_id" FROM "incident" WHERE "rack" = \'r000\' AND "update" = \'opened\' GROUP BY "scope", "fault_class"'
-    )
-    assert [(series["tags"]["scope"], series["tags"]["fault_class"], len(series["values"])) for series in opened] == [("rack", "cdu_pump_failure", 1)]
+    # The incident agent writes on its own schedule, so wait for its point too.
+    def opened_on_rack() -> list[tuple[str, str, int]]:
+        series = influxql.query(
+            settings.influxdb, 'SELECT "incident_id" FROM "incident" WHERE "rack" = \'r000\' AND "update" = \'opened\' GROUP BY "scope", "fault_class"'
+        )
+        return [(item["tags"]["scope"], item["tags"]["fault_class"], len(item["values"])) for item in series]
+
+    wait_for(lambda: bool(opened_on_rack()), timeout_seconds=60, what="the rack incident", worker=worker, log=log)
+    assert opened_on_rack() == [("rack", "cdu_pump_failure", 1)]
 
     end = START + timedelta(seconds=SAMPLES + 60)
     time_filter = f"time >= '{START.isoformat().replace('+00:00', 'Z')}' AND time <= '{end.isoformat().replace('+00:00', 'Z')}'"
