@@ -45,6 +45,10 @@ class PipelineMetrics:
             "qianliyan_detection_latency_seconds", "Time from the event time of a sample to the publication of the anomaly it caused.",
             buckets=LATENCY_BUCKETS_SECONDS, registry=self.registry,
         )
+        self.detection_errors = Counter(
+            "qianliyan_detection_errors", "Batches whose detection raised an error; their telemetry was stored without anomalies.",
+            registry=self.registry,
+        )
         self.consumer_lag = Gauge(
             "qianliyan_consumer_lag", "Messages between the last handled offset and the partition's high watermark.",
             ["topic", "partition"], registry=self.registry,

@@ -137,7 +137,17 @@ class TelemetryStore:
         if self.detection is not None:
             engine, publisher = self.detection
             clock = self.event_clock.now() if self.event_clock is not None else None
-            anomalies = engine.process([item.message for item in decoded], clock=clock)
+            try:
+                anomalies = engine.process([item.message for item in decoded], clock=clock)
+            except Exception:
+                # A detector bug must not stop storage: the agent would stop reading for good.
+                first = decoded[0].message if decoded else None
+                logger.exception(
+                    "detection failed, storing the batch without anomalies messages=%d first_time=%s first_topic=%s",
+                    len(decoded), first.time if first else None, decoded[0].event.message.topic if decoded else None,
+                )
+                self.metrics.detection_errors.inc()
+                anomalies = []
             await publisher.publish(anomalies)
             published_at = datetime.now(timezone.utc)
             for anomaly in anomalies:
