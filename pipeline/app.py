@@ -52,6 +52,10 @@ def create_app(settings: Settings, metrics: PipelineMetrics | None = None) -> fa
         autodiscover=False,
         # The in-memory store needs no data folder; keep Faust's out of the working directory.
         datadir=str(datadir),
+        # Do not wait on shutdown or rebalance for an agent to finish its batch: a batch that
+        # waits on InfluxDB would block the stop forever. Unacknowledged messages are read
+        # again after a restart, and their points and ids are the same, so nothing doubles.
+        stream_wait_empty=False,
     )
 
     telemetry = app.topic(*kafka.telemetry_topics, key_type=bytes, value_type=bytes)

@@ -20,6 +20,7 @@ from pipeline.report.command import report
 from pipeline import __version__
 from pipeline.cli_common import BootstrapOption, PrefixOption, load_settings, setup_logging
 from pipeline.errors import QianliyanError
+from pipeline.settings import Settings
 
 app = typer.Typer(
     help="qianliyan: streaming telemetry and fault detection for AI training clusters.\n\n"
@@ -57,6 +58,7 @@ def worker(
     from pipeline.metrics import PipelineMetrics
 
     ensure_topics(settings.kafka)
+    _ensure_database(settings)
     metrics = PipelineMetrics()
     if settings.metrics_port:
         metrics.serve(settings.metrics_host, settings.metrics_port)
@@ -67,6 +69,21 @@ def worker(
         settings.influxdb.url, settings.influxdb.bucket,
     )
     faust.Worker(faust_app, loglevel=settings.log_level.upper(), quiet=True).execute_from_commandline()
+
+
+def _ensure_database(settings: Settings) -> None:
+    """Create the worker's InfluxDB database when it is missing, so that writes do not wait on HTTP 404."""
+    from pipeline.errors import ServiceUnavailableError
+    from pipeline.sinks.influxql import InfluxQLError, ensure_database
+
+    try:
+        if ensure_database(settings.influxdb):
+            logger.info("InfluxDB database created url=%s database=%s", settings.influxdb.url, settings.influxdb.bucket.split("/", 1)[0])
+    except ServiceUnavailableError as exc:
+        logger.warning("InfluxDB not reachable at start, writes will retry until it is url=%s error=%s", settings.influxdb.url, exc)
+    except InfluxQLError as exc:
+        logger.warning("could not check or create the InfluxDB database; create it yourself url=%s bucket=%s error=%s",
+                       settings.influxdb.url, settings.influxdb.bucket, exc)
 
 
 @app.command()

@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 # HTTP statuses that mean the points themselves are bad: retrying the same body cannot help.
 REJECTED_STATUSES = frozenset({400, 422})
 FIRST_RETRY_DELAY_SECONDS = 0.5
+# Log a retry that fails the same way again every this many attempts, so that a long wait shows.
+RETRY_LOG_EVERY = 10
 
 
 class PointsRejectedError(QianliyanError):
@@ -83,7 +85,7 @@ class InfluxWriter:
                 raise
             except (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                 error = _describe(exc)
-                if error != last_error:
+                if error != last_error or attempt % RETRY_LOG_EVERY == 0:
                     logger.warning(
                         "InfluxDB write failed, retrying bucket=%s points=%d attempt=%d retry_in_seconds=%.1f error=%s",
                         self.settings.bucket, len(points), attempt, delay, error,

@@ -61,6 +61,24 @@ def query(settings: InfluxDBSettings, statement: str, *, method: str = "GET") ->
     return series
 
 
+def ensure_database(settings: InfluxDBSettings) -> bool:
+    """Create the configured database when InfluxDB does not have it; return whether it was created.
+
+    ``CREATE DATABASE`` is an InfluxDB 1.x statement; on 2.x, create the bucket and its DBRP
+    mapping instead.
+
+    Raises:
+        ServiceUnavailableError: InfluxDB could not be reached.
+        InfluxQLError: the database could not be listed or created.
+    """
+    name = database_of(settings)
+    existing = {row[0] for series in query(settings, "SHOW DATABASES") for row in series.get("values", [])}
+    if name in existing:
+        return False
+    query(settings, f'CREATE DATABASE "{name}"', method="POST")
+    return True
+
+
 def count(settings: InfluxDBSettings, measurement: str, field: str, where: str = "") -> int:
     """Return how many values of ``field`` the measurement contains (0 when it does not exist)."""
     clause = f" WHERE {where}" if where else ""

@@ -113,6 +113,18 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def stop_process(process: subprocess.Popen[bytes], timeout_seconds: float = 30.0) -> float:
+    """Send SIGTERM, kill after ``timeout_seconds``, and return the seconds the process took to stop."""
+    started = time.monotonic()
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    return time.monotonic() - started
+
+
 @pytest.fixture
 def worker(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``qianliyan worker`` for this test's settings, logging to a file in tmp_path."""
@@ -125,12 +137,7 @@ def worker(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Popen[byte
         try:
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
     if process.returncode not in (0, -15, 143):
         print(log_path.read_text(errors="replace")[-5000:])
 
