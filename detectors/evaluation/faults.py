@@ -13,7 +13,11 @@ it is not scored, and an alarm raised about it counts as false. Per fault kind:
 - precision = detected faults / (detected faults + false alarms attributed to the kind),
   where a false alarm is attributed to the kind its anomalies named in ``fault_class``
   (false alarms without a matching kind count only in the overall row),
-- time to detect = first matching anomaly time - fault start, in seconds.
+- time to detect = first matching anomaly time - fault start, in seconds, whatever the
+  anomaly's ``fault_class``: the first sign that something is wrong at the place,
+- named = detected faults with a matching anomaly whose ``fault_class`` is the fault's
+  kind, and time to name = first such anomaly time - fault start: when the pipeline
+  could say what the fault is.
 """
 
 from __future__ import annotations
@@ -62,6 +66,8 @@ class KindScores:
     f1: float
     detect_seconds_median: float | None
     detect_seconds_max: float | None
+    named: int = 0
+    name_seconds_median: float | None = None
 
 
 def fault_windows(records: Iterable[FaultTruth]) -> list[FaultWindow]:
@@ -172,6 +178,7 @@ def score_faults(
     horizon = end_of_run or (items[-1].time if items else None)
 
     detect_seconds: dict[str, list[float]] = defaultdict(list)
+    name_seconds: dict[str, list[float]] = defaultdict(list)
     matched_ids: set[int] = set()
     for window in windows:
         end = window.end or horizon
@@ -182,6 +189,9 @@ def score_faults(
         matched_ids.update(id(anomaly) for anomaly in during if explains_symptom(window, anomaly, racks))
         if hits:
             detect_seconds[window.kind].append((hits[0].time - window.start).total_seconds())
+            named = [anomaly for anomaly in hits if anomaly.fault_class == window.kind]
+            if named:
+                name_seconds[window.kind].append((named[0].time - window.start).total_seconds())
 
     false_by_kind: dict[str, int] = defaultdict(int)
     false_total = 0
@@ -194,12 +204,16 @@ def score_faults(
         for kind in named:
             false_by_kind[kind] += 1
 
-    rows = [_row(kind, [w for w in windows if w.kind == kind], detect_seconds[kind], false_by_kind[kind]) for kind in sorted(kinds)]
-    rows.append(_row(ALL_KINDS, windows, [value for values in detect_seconds.values() for value in values], false_total))
+    rows = [
+        _row(kind, [w for w in windows if w.kind == kind], detect_seconds[kind], false_by_kind[kind], name_seconds[kind]) for kind in sorted(kinds)
+    ]
+    every_detect = [value for values in detect_seconds.values() for value in values]
+    every_name = [value for values in name_seconds.values() for value in values]
+    rows.append(_row(ALL_KINDS, windows, every_detect, false_total, every_name))
     return rows
 
 
-def _row(kind: str, windows: list[FaultWindow], seconds: list[float], false_alarms: int) -> KindScores:
+def _row(kind: str, windows: list[FaultWindow], seconds: list[float], false_alarms: int, named: list[float] | None = None) -> KindScores:
     detected = len(seconds)
     recall = detected / len(windows) if windows else 0.0
     precision = detected / (detected + false_alarms) if detected + false_alarms else 0.0
@@ -213,4 +227,6 @@ def _row(kind: str, windows: list[FaultWindow], seconds: list[float], false_alar
         f1=f1_from(precision, recall),
         detect_seconds_median=float(np.median(seconds)) if seconds else None,
         detect_seconds_max=float(max(seconds)) if seconds else None,
+        named=len(named or []),
+        name_seconds_median=float(np.median(named)) if named else None,
     )

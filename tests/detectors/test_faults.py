@@ -160,3 +160,19 @@ def test_planned_maintenance_not_scored_and_its_alarms_are_false() -> None:
 
     assert [row.kind for row in rows] == ["all"]
     assert (rows[-1].faults, rows[-1].false_alarms) == (0, 1)
+
+
+def test_named_when_an_anomaly_names_the_kind() -> None:
+    truth = [fault("f1", "gpu_fell_off_bus", 10, 70, scope="gpu", entity="n1", gpu=0)]
+    anomalies = [anomaly(10, gpu=0, fault_class="pcie_degradation"), anomaly(30, gpu=0, fault_class="gpu_fell_off_bus")]
+
+    row = score_faults(truth, anomalies)[0]
+
+    assert (row.detected, row.detect_seconds_median) == (1, 0.0)
+    assert (row.named, row.name_seconds_median) == (1, 20.0)
+
+
+def test_not_named_when_no_anomaly_names_the_kind() -> None:
+    row = score_faults([fault("f1", "host_fault", 10, 70)], [anomaly(20, fault_class="source_silent")])[0]
+
+    assert (row.detected, row.named, row.name_seconds_median) == (1, 0, None)
