@@ -77,6 +77,8 @@ class GpuStatsStage:
         for row in np.flatnonzero(streaks == self.persistence):
             field_index = int(np.nanargmax(np.where(np.isnan(per_feature[row]), -np.inf, per_feature[row])))
             field = GPU_STATS_FIELDS[field_index]
+            # One GPU hotter than the rest of its node, at the same coolant: a bad thermal interface.
+            hot = field == "DCGM_FI_DEV_GPU_TEMP" and matrix[row, field_index] > node_median[field_index]
             anomalies.append(
                 Anomaly(
                     time=message.time,
@@ -89,7 +91,8 @@ class GpuStatsStage:
                     score=float(scores[row]),
                     threshold=self.threshold,
                     severity="warning",
-                    evidence={"field": field, "value": float(matrix[row, field_index])},
+                    fault_class="gpu_thermal" if hot else None,
+                    evidence={"field": field, "value": float(matrix[row, field_index]), "node_median": float(node_median[field_index])},
                     message=f"{field} of GPU {gpus[row].gpu} on {message.node} departs from its own recent values",
                 )
             )

@@ -52,6 +52,7 @@ def test_gpu_stats_flags_sudden_heat() -> None:
     assert len(anomalies) == 1
     assert anomalies[0].gpu == 0
     assert anomalies[0].evidence["field"] == "DCGM_FI_DEV_GPU_TEMP"
+    assert anomalies[0].fault_class == "gpu_thermal"
 
 
 def test_gpu_stats_ignores_node_wide_dip() -> None:
