@@ -37,6 +37,7 @@ from emulators.run import run_emulation
 from emulators.topology import Topology, load_topology
 from pipeline import topics
 from pipeline.errors import QianliyanError
+from pipeline.evaluation.inputs import first_fault_start
 from pipeline.evaluation.worker_run import WorkerHandle, read_anomalies, wait_until_caught_up
 from pipeline.schemas import FaultTruth
 
@@ -45,7 +46,6 @@ START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 """Simulated start of the emulator and fault-free runs."""
 DEFAULT_SCENARIO = PROJECT_ROOT / "emulators" / "scenarios" / "all-faults.yaml"
 DEFAULT_TOPOLOGY = PROJECT_ROOT / "emulators" / "topologies" / "small.yaml"
-DEFAULT_SAMPLES = 3750
 DEFAULT_FAULT_FREE_SAMPLES = 3600
 # Simulated seconds per wall second: about 220 messages/s from the small topology, under
 # the worker's measured 380 to 450 messages/s, so the worker reads the topics as it reads live
@@ -76,6 +76,7 @@ class EmulatorResult:
     anomalies: int
     wait_seconds: float
     kinds: list[KindScores]
+    faults_started: int = 0
 
 
 @dataclass(frozen=True)
@@ -201,16 +202,30 @@ def evaluate_emulator(
     topology = load_topology(topology_path)
     truth_path = work_dir / f"truth-{worker.group_id}.jsonl"
     _progress(f"emulator: publishing {samples} samples of {scenario_path.name} on {topology_path.name}{_pace(samples, speed)}")
+    scenario = load_scenario(scenario_path)
     published = run_emulation(
-        worker.kafka, topology, seed=seed, samples=samples, start=START, scenario=load_scenario(scenario_path), truth_path=truth_path,
-        speed=speed or None,
+        worker.kafka, topology, seed=seed, samples=samples, start=START, scenario=scenario, truth_path=truth_path, speed=speed or None,
     )
-    _progress(f"emulator: published {published.records} messages in {published.wall_seconds:.1f} s")
+    _progress(f"emulator: published {published.records} messages in {published.wall_seconds:.1f} s, {published.faults_started} faults started")
+    if not published.faults_started:
+        _progress(no_fault_warning(scenario_path.name, first_fault_start(scenario.faults, START), samples))
     waited = wait_until_caught_up(worker, timeout_seconds, quiet_seconds)
     anomalies = read_anomalies(worker.kafka, work_dir / f"anomalies-{worker.group_id}.jsonl")
     truth = [FaultTruth.model_validate_json(line) for line in truth_path.read_text().splitlines() if line.strip()]
     kinds = emulator_scores(truth, anomalies, topology, end_of_run=START + timedelta(seconds=samples), grace_seconds=grace_seconds)
-    return EmulatorResult(scenario_path.name, samples, published.records, len(anomalies), waited, kinds)
+    return EmulatorResult(scenario_path.name, samples, published.records, len(anomalies), waited, kinds, published.faults_started)
+
+
+def no_fault_warning(scenario_name: str, first_start: float | None, samples: int) -> str:
+    """Return the warning line of an emulator run in which no fault started."""
+    if first_start is None:
+        when, hint = "", "raise --samples or the scenario's random fault rate"
+    else:
+        when, hint = f" (its first fault starts at {first_start:g} s)", "leave out --samples to run to the end of the scenario"
+    return (
+        f"emulator: warning: no fault of {scenario_name} started within the {samples} samples{when}, so precision, recall "
+        f"and time to detect are not measured; {hint}"
+    )
 
 
 def emulator_scores(

@@ -5,15 +5,17 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from detectors.evaluation.datasets import DEFAULT_DATA_ROOT, nab_root
 from detectors.evaluation.report import as_json
+from emulators.faults.scenario import load_scenario
 from pipeline.errors import QianliyanError
 from pipeline.evaluation import parts as p
+from pipeline.evaluation.inputs import load_emulator_inputs, scenario_samples
 from pipeline.evaluation.tables import emulator_table, fault_free_table, nab_table, smd_table, targets_table
 from pipeline.evaluation.targets import TargetCheck, emulator_targets, fault_free_targets
 from pipeline.evaluation.worker_run import WorkerHandle, check_services, running_worker
@@ -23,7 +25,7 @@ PARTS: Final = ("emulator", "fault-free", "smd", "nab")
 
 
 class EvaluationInputError(QianliyanError, ValueError):
-    """An input of the evaluation (scenario, topology, SMD machine, NAB series) is missing."""
+    """An input of the evaluation (scenario, topology, SMD machine, NAB series, ``--keep`` folder) is missing or invalid."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,8 @@ class PipelineEvaluation:
     parts: tuple[str, ...] = PARTS
     scenario: Path = p.DEFAULT_SCENARIO
     topology: Path = p.DEFAULT_TOPOLOGY
-    samples: int = p.DEFAULT_SAMPLES
+    # None: the end of the scenario's last fault plus grace_seconds (inputs.scenario_samples).
+    samples: int | None = None
     fault_free_samples: int = p.DEFAULT_FAULT_FREE_SAMPLES
     smd_machines: tuple[str, ...] = p.DEFAULT_SMD_MACHINES
     smd_rows: int = p.DEFAULT_SMD_ROWS
@@ -82,10 +85,14 @@ def result_json(result: p.PartResult) -> dict[str, Any]:
 
 
 def check_inputs(evaluation: PipelineEvaluation) -> None:
-    """Check, before any worker starts, that the files the chosen parts read exist.
+    """Check, before any worker starts, the files that the chosen parts read and the ``--keep`` folder.
+
+    The scenario and topology are loaded and every scenario fault is resolved on the topology.
 
     Raises:
-        EvaluationInputError: a part is unknown, or a scenario, topology, SMD machine or NAB series is missing.
+        EvaluationInputError: a part is unknown, a scenario or topology is missing or invalid,
+            an SMD machine or NAB series is missing, or ``keep`` cannot be a folder. The
+            message is one line.
     """
     from emulators.replay import smd
     from emulators.replay.nab import series_name
@@ -94,10 +101,14 @@ def check_inputs(evaluation: PipelineEvaluation) -> None:
     if unknown:
         raise EvaluationInputError(f"unknown part {', '.join(unknown)}; choose from {', '.join(PARTS)}")
     problems = []
-    if "emulator" in evaluation.parts and not evaluation.scenario.is_file():
-        problems.append(f"scenario {evaluation.scenario} not found")
-    if {"emulator", "fault-free"} & set(evaluation.parts) and not evaluation.topology.is_file():
-        problems.append(f"topology {evaluation.topology} not found")
+    if {"emulator", "fault-free"} & set(evaluation.parts):
+        scenario = evaluation.scenario if "emulator" in evaluation.parts else None
+        try:
+            load_emulator_inputs(scenario, evaluation.topology, p.START)
+        except ValueError as exc:
+            problems.append(str(exc))
+    if evaluation.keep is not None:
+        problems += keep_folder_problems(evaluation.keep)
     if "smd" in evaluation.parts:
         present = smd.machines_with_values(evaluation.data_root / "smd")
         missing = [machine for machine in evaluation.smd_machines if machine not in present]
@@ -112,12 +123,30 @@ def check_inputs(evaluation: PipelineEvaluation) -> None:
         raise EvaluationInputError("; ".join(problems))
 
 
+def keep_folder_problems(keep: Path) -> list[str]:
+    """Return why ``keep`` cannot be used or created as a folder: it, or the nearest existing folder above it, is not a folder."""
+    if keep.exists():
+        return [] if keep.is_dir() else [f"--keep {keep} exists and is not a folder; name a folder, new or existing"]
+    existing = next((parent for parent in keep.parents if parent.exists()), None)
+    if existing is not None and not existing.is_dir():
+        return [f"--keep {keep} cannot be created because {existing} is not a folder"]
+    return []
+
+
+def emulator_samples(evaluation: PipelineEvaluation) -> int:
+    """Return the samples of the emulator part: ``evaluation.samples``, or the scenario's length with its grace."""
+    if evaluation.samples is not None:
+        return evaluation.samples
+    scenario = load_scenario(evaluation.scenario)
+    return scenario_samples(scenario, p.START, evaluation.grace_seconds)
+
+
 def run_part(part: str, worker: WorkerHandle, evaluation: PipelineEvaluation, work_dir: Path) -> p.PartResult:
     """Publish one part's input to a running worker and score what it published."""
     e = evaluation
     if part == "emulator":
         return p.evaluate_emulator(
-            worker, e.scenario, e.topology, e.samples, work_dir, e.timeout_seconds, e.quiet_seconds, e.seed, e.grace_seconds, e.speed
+            worker, e.scenario, e.topology, emulator_samples(e), work_dir, e.timeout_seconds, e.quiet_seconds, e.seed, e.grace_seconds, e.speed
         )
     if part == "fault-free":
         return p.evaluate_fault_free(worker, e.topology, e.fault_free_samples, work_dir, e.timeout_seconds, e.quiet_seconds, e.seed, e.speed)
@@ -137,6 +166,11 @@ def targets_of(result: p.PartResult) -> list[TargetCheck]:
     return []
 
 
+def unmet_targets(runs: Sequence[PartRun]) -> list[str]:
+    """Return ``part: target`` for each target that a run did NOT meet. A target that is "not measured" is not counted."""
+    return [f"{run.part}: {check.name}" for run in runs for check in run.targets if check.status == "NOT met"]
+
+
 def run_pipeline_evaluation(
     settings: Settings, evaluation: PipelineEvaluation, on_part: Callable[[PartRun], None] | None = None
 ) -> list[PartRun]:
@@ -147,7 +181,7 @@ def run_pipeline_evaluation(
     folder removed at the end.
 
     Raises:
-        EvaluationInputError: an input file is missing.
+        EvaluationInputError: an input file is missing or invalid, or the ``keep`` folder cannot be created.
         ServiceUnavailableError: Kafka or InfluxDB does not answer.
         WorkerExitedError, CatchUpTimeoutError: a worker failed or fell behind.
     """
@@ -156,7 +190,10 @@ def run_pipeline_evaluation(
     runs = []
     with tempfile.TemporaryDirectory(prefix="qianliyan-eval-") as temporary:
         work_dir = evaluation.keep or Path(temporary)
-        work_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            work_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EvaluationInputError(f"cannot create the folder {work_dir}: {exc.strerror}") from exc
         for part in evaluation.parts:
             print(f"{part}: starting a worker (files in {work_dir})", file=sys.stderr, flush=True)
             started = time.perf_counter()

@@ -14,7 +14,8 @@ targets.
 The p50 of a class counts each detected fault at its kind's median time to detect (the
 scores keep no per-fault times), so it is exact when each kind has one fault, as in
 ``all-faults.yaml``, and an approximation otherwise. A class with faults but no detection
-does not meet its target; a class without faults in the run is not measured.
+does not meet its target; a class without faults in the run is not measured, and so are
+precision and recall when no scored fault started in the run.
 
 Fault-free run: no anomaly at all.
 """
@@ -84,9 +85,7 @@ def emulator_targets(kinds: Sequence[KindScores]) -> list[TargetCheck]:
     overall = next((row for row in kinds if row.kind == ALL_KINDS), None)
     checks = []
     for name, goal in (("precision", PRECISION_TARGET), ("recall", RECALL_TARGET)):
-        figure = None if overall is None else getattr(overall, name)
-        note = "" if overall is None else f"{overall.detected} of {overall.faults} faults detected, {overall.false_alarms} false alarms"
-        checks.append(TargetCheck(name, figure, ">=", goal, "", _compare(figure, ">=", goal), note))
+        checks.append(_overall_check(name, goal, overall))
 
     rows = [row for row in kinds if row.kind != ALL_KINDS]
     for name, goal in DETECT_SECONDS_TARGETS.items():
@@ -102,6 +101,16 @@ def emulator_targets(kinds: Sequence[KindScores]) -> list[TargetCheck]:
             note = f"{len(seconds)} of {faults} faults detected"
         checks.append(TargetCheck(f"TTD p50 {name}", figure, "<=", goal, "s", status, note, tuple(row.kind for row in members)))
     return checks
+
+
+def _overall_check(name: str, goal: float, overall: KindScores | None) -> TargetCheck:
+    """Check the ``all`` row's precision or recall, which a run without a scored fault does not measure."""
+    if overall is not None and overall.faults == 0:
+        note = f"no scored fault started in the run, {overall.false_alarms} false alarms"
+        return TargetCheck(name, None, ">=", goal, "", "not measured", note)
+    figure = None if overall is None else getattr(overall, name)
+    note = "" if overall is None else f"{overall.detected} of {overall.faults} faults detected, {overall.false_alarms} false alarms"
+    return TargetCheck(name, figure, ">=", goal, "", _compare(figure, ">=", goal), note)
 
 
 def fault_free_targets(anomalies: int) -> list[TargetCheck]:

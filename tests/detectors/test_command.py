@@ -170,3 +170,131 @@ def test_pipeline_unreachable_services_one_line_error() -> None:
     assert len(errors) == 1
     assert kafka in errors[0] and influxdb in errors[0] and "scripts/services.sh up" in errors[0]
     assert "Traceback" not in result.output
+
+
+MALFORMED_SCENARIOS = {
+    "fault without start": ("faults:\n  - kind: gpu_fell_off_bus\n    node: r001-n01\n    gpu: 3\n", "faults.0.start: Field required"),
+    "unknown kind": ("faults:\n  - kind: gpu_fell_off_cliff\n    node: r001-n01\n    start: 5\n", "unknown fault kind 'gpu_fell_off_cliff'"),
+    "YAML syntax error": ("faults:\n  - kind: [gpu\n    start: 5\n", "invalid YAML in scenario file"),
+    "node not in topology": (
+        "faults:\n  - kind: gpu_fell_off_bus\n    node: r099-n01\n    gpu: 3\n    start: 5\n", "unknown node 'r099-n01'",
+    ),
+}
+
+
+def forbid_workers(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
+    """Replace the worker start of the pipeline evaluation with a recorder; return the parts it was asked to start."""
+    import pipeline.evaluation.run as run_module
+
+    started: list[str] = []
+
+    def record(settings, part, work_dir):  # type: ignore[no-untyped-def]
+        started.append(part)
+        raise AssertionError(f"a worker was started for part {part}")
+
+    monkeypatch.setattr(run_module, "running_worker", record)
+    return started
+
+
+def error_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("error:")]
+
+
+def test_pipeline_malformed_scenario_one_line(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    started = forbid_workers(monkeypatch)
+    for case, (text, problem) in MALFORMED_SCENARIOS.items():
+        scenario = tmp_path / f"{case.replace(' ', '-')}.yaml"
+        scenario.write_text(text)
+
+        result = cli_evaluate("--pipeline", "--part", "emulator", "--scenario", str(scenario))
+
+        assert result.exit_code == 2, (case, result.output)
+        assert "Traceback" not in result.output, case
+        errors = error_lines(result.output)
+        assert len(errors) == 1, (case, result.output)
+        assert str(scenario) in errors[0], (case, errors[0])
+        assert problem in errors[0], (case, errors[0])
+    assert started == []
+
+
+def test_pipeline_malformed_topology_one_line(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    started = forbid_workers(monkeypatch)
+    cases = {"racks: two\n": "racks must be int", "racks: [2\n": "invalid YAML in topology file", "floors: 3\n": "unknown key(s) ['floors']"}
+    for text, problem in cases.items():
+        topology = tmp_path / "topology.yaml"
+        topology.write_text(text)
+
+        result = cli_evaluate("--pipeline", "--part", "fault-free", "--topology", str(topology))
+
+        assert result.exit_code == 2, (text, result.output)
+        errors = error_lines(result.output)
+        assert len(errors) == 1, (text, result.output)
+        assert str(topology) in errors[0], errors[0]
+        assert problem in errors[0], errors[0]
+        assert "Traceback" not in result.output
+    assert started == []
+
+
+def test_pipeline_keep_file_rejected(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    started = forbid_workers(monkeypatch)
+    existing = tmp_path / "results.txt"
+    existing.write_text("not a folder\n")
+
+    cases = {existing: f"--keep {existing} exists and is not a folder", existing / "sub": f"cannot be created because {existing} is not a folder"}
+    for keep, problem in cases.items():
+        result = cli_evaluate("--pipeline", "--part", "fault-free", "--keep", str(keep))
+
+        assert result.exit_code == 2, (keep, result.output)
+        errors = error_lines(result.output)
+        assert len(errors) == 1, result.output
+        assert str(keep) in errors[0], errors[0]
+        assert problem in errors[0], errors[0]
+        assert "Traceback" not in result.output
+    assert started == []
+
+
+def fake_fault_free_run(anomalies: int):  # type: ignore[no-untyped-def]
+    """Return a stand-in for ``run_pipeline_evaluation`` whose one fault-free part found ``anomalies`` anomalies."""
+    from pipeline.evaluation.parts import FaultFreeResult
+    from pipeline.evaluation.run import PartRun
+    from pipeline.evaluation.targets import fault_free_targets
+
+    def run(settings, evaluation, on_part=None):  # type: ignore[no-untyped-def]
+        part = PartRun("fault-free", 1.0, FaultFreeResult("small.yaml", 64, 10, 100, 0, anomalies, 1.0, []), fault_free_targets(anomalies))
+        if on_part is not None:
+            on_part(part)
+        return [part]
+
+    return run
+
+
+def test_pipeline_check_targets_exit_status(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import pipeline.evaluation.run as run_module
+
+    cases = [(0, [], 0), (0, ["--check-targets"], 0), (2, [], 0), (2, ["--check-targets"], 3)]
+    for anomalies, extra, expected in cases:
+        monkeypatch.setattr(run_module, "run_pipeline_evaluation", fake_fault_free_run(anomalies))
+
+        result = cli_evaluate("--pipeline", "--part", "fault-free", *extra)
+
+        assert result.exit_code == expected, (anomalies, extra, result.output)
+        assert "anomalies without faults" in result.output
+        if expected == 3:
+            assert error_lines(result.output) == ["error: 1 target(s) NOT met: fault-free: anomalies without faults"]
+
+
+def test_check_targets_needs_pipeline() -> None:
+    result = cli_evaluate("--nab", "--check-targets")
+
+    assert result.exit_code == 2
+    assert "--check-targets applies only with --pipeline" in plain(result.output)
+
+
+def test_pipeline_help_names_exit_status() -> None:
+    result = cli_evaluate("--help", env={"COLUMNS": "200"})
+
+    text = plain(result.output)
+    assert result.exit_code == 0
+    assert "Exit status with --pipeline: 0 when every part ran" in text
+    assert "3 with --check-targets when a target is NOT met" in text
+    assert "about 14 minutes" in text

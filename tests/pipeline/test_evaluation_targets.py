@@ -1,4 +1,4 @@
-"""Targets, tables and anomaly grouping of the pipeline evaluation, on hand-made results."""
+"""Targets, tables, anomaly grouping, run length and topic clean-up of the pipeline evaluation, without services."""
 
 from __future__ import annotations
 
@@ -137,3 +137,97 @@ def test_find_crash_reads_new_complete_lines(tmp_path) -> None:  # type: ignore[
     crash, offset = _find_crash(log, offset)
     assert crash == "4 validation errors for Anomaly"
     assert offset < log.stat().st_size  # the unfinished last line is left for the next call
+
+
+def test_no_scored_fault_not_measured() -> None:
+    checks = by_name(emulator_targets([kind("all", faults=0, detected=0, false_alarms=2)]))
+
+    for name in ("precision", "recall", "TTD p50 instant", "TTD p50 hang", "TTD p50 fail-slow"):
+        assert checks[name].status == "not measured", name
+        assert checks[name].figure is None, name
+    assert checks["recall"].note == "no scored fault started in the run, 2 false alarms"
+
+
+def test_no_fault_warning_names_first_start() -> None:
+    from pipeline.evaluation.parts import no_fault_warning
+
+    line = no_fault_warning("gpu-fell-off-bus.yaml", 60.0, 30)
+
+    assert line.startswith("emulator: warning: no fault of gpu-fell-off-bus.yaml started within the 30 samples")
+    assert "(its first fault starts at 60 s)" in line
+    assert line.endswith("leave out --samples to run to the end of the scenario")
+    assert "\n" not in line
+    assert no_fault_warning("random.yaml", None, 3600).endswith("not measured; raise --samples or the scenario's random fault rate")
+
+
+def scenario_of(*faults: dict):  # type: ignore[no-untyped-def]
+    from emulators.faults.scenario import Scenario
+
+    return Scenario.model_validate({"faults": list(faults)})
+
+
+def test_scenario_samples_follow_last_fault() -> None:
+    from pipeline.evaluation.inputs import MAX_COUNTED_FAULT_SECONDS, scenario_samples
+
+    gpu = {"kind": "gpu_fell_off_bus", "node": "r000-n00", "gpu": 0}
+    cases = [
+        (scenario_of({**gpu, "start": 30, "duration": 60}, {**gpu, "start": 40, "duration": 5}), 30 + 60 + 60),  # the latest end counts
+        (scenario_of({**gpu, "start": 60}), 60 + MAX_COUNTED_FAULT_SECONDS + 60),  # lasts until the run ends
+        (scenario_of({"kind": "link_flap", "node": "r000-n00", "start": 10}), 10 + 6 + 60),  # kind's default of 6 s
+        (scenario_of({"kind": "ecc_sbe_storm", "node": "r000-n00", "gpu": 0, "start": 10}), 10 + MAX_COUNTED_FAULT_SECONDS + 60),  # 6 h, capped
+        (scenario_of({**gpu, "start": (START + timedelta(seconds=90)).isoformat(), "duration": 10}), 90 + 10 + 60),
+        (scenario_of({**gpu, "start": (START - timedelta(seconds=90)).isoformat(), "duration": 10}), 10 + 60),
+        (scenario_of(), 3600),  # only random faults, or none
+    ]
+    for scenario, expected in cases:
+        assert scenario_samples(scenario, START, 60.0) == expected, scenario
+
+
+def test_default_samples_of_shipped_scenarios() -> None:
+    from pipeline.evaluation.parts import PROJECT_ROOT
+    from pipeline.evaluation.run import PipelineEvaluation, emulator_samples
+
+    scenarios = PROJECT_ROOT / "emulators" / "scenarios"
+
+    assert emulator_samples(PipelineEvaluation()) == 3750  # all-faults.yaml: last fault at 3630 s for 60 s, and 60 s grace
+    assert emulator_samples(PipelineEvaluation(scenario=scenarios / "gpu-fell-off-bus.yaml")) == 60 + 300 + 60
+    assert emulator_samples(PipelineEvaluation(scenario=scenarios / "gpu-fell-off-bus.yaml", grace_seconds=0)) == 60 + 300
+    assert emulator_samples(PipelineEvaluation(scenario=scenarios / "gpu-fell-off-bus.yaml", samples=30)) == 30
+
+
+def test_part_topics_prefix_and_group() -> None:
+    from pipeline.evaluation.worker_run import part_topics
+    from pipeline.settings import KafkaSettings
+
+    kafka = KafkaSettings(topic_prefix="eval-0a1b2c3d.")
+    names = [
+        "eval-0a1b2c3d.anomalies", "eval-0a1b2c3d.telemetry.gpu", "eval-emulator-0a1b2c3d-__assignor-__leader",
+        "eval-99999999.anomalies", "eval-emulator-99999999-__assignor-__leader", "anomalies", "__consumer_offsets",
+    ]
+
+    assert part_topics(names, kafka, "eval-emulator-0a1b2c3d") == [
+        "eval-0a1b2c3d.anomalies", "eval-0a1b2c3d.telemetry.gpu", "eval-emulator-0a1b2c3d-__assignor-__leader",
+    ]
+    with pytest.raises(ValueError, match="topic prefix"):
+        part_topics(names, KafkaSettings(topic_prefix=""), "eval-emulator-0a1b2c3d")
+
+
+def test_delete_part_topics_failure_is_warning(monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    import pipeline.evaluation.worker_run as worker_run
+    from kafka.errors import KafkaTimeoutError
+
+    from pipeline.settings import KafkaSettings
+
+    def unavailable(**kwargs):  # type: ignore[no-untyped-def]
+        raise KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:9']")
+
+    monkeypatch.setattr(worker_run, "KafkaAdminClient", unavailable)
+
+    with caplog.at_level("WARNING", logger=worker_run.__name__):
+        deleted = worker_run.delete_part_topics(KafkaSettings(topic_prefix="eval-0a1b2c3d."), "eval-nab-0a1b2c3d")
+
+    assert deleted == []
+    [record] = caplog.records
+    assert record.levelname == "WARNING"
+    assert "group=eval-nab-0a1b2c3d" in record.getMessage()
+    assert "prefix=eval-0a1b2c3d." in record.getMessage()
