@@ -29,6 +29,7 @@ from emulators.faults.scenario import load_scenario
 from emulators.run import EmulationResult, run_emulation
 from emulators.topology import load_topology
 from pipeline.errors import QianliyanError
+from pipeline.kafka_admin import delete_run_topics
 from pipeline.settings import Settings
 from pipeline.sinks import influxql
 
@@ -67,20 +68,24 @@ def run_demo(settings: Settings, *, samples: int, speed: float, seed: int, scena
         worker = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
     logger.info("demo worker started pid=%d log=%s", worker.pid, log_path)
     try:
-        time.sleep(WORKER_START_SECONDS)
-        if worker.poll() is not None:
-            raise QianliyanError(f"the worker exited with status {worker.returncode}; its log is above")
-        automatic = run_emulation(
-            kafka, topology, seed=seed, samples=samples, start=start, scenario=scenario, controller=True, speed=speed,
-        )
-        _wait_for_incidents(settings, start, worker)
-    finally:
-        _stop(worker)
+        try:
+            time.sleep(WORKER_START_SECONDS)
+            if worker.poll() is not None:
+                raise QianliyanError(f"the worker exited with status {worker.returncode}; its log is above")
+            automatic = run_emulation(
+                kafka, topology, seed=seed, samples=samples, start=start, scenario=scenario, controller=True, speed=speed,
+            )
+            _wait_for_incidents(settings, start, worker)
+        finally:
+            _stop(worker)
 
-    manual = run_emulation(
-        kafka.model_copy(update={"topic_prefix": f"{kafka.topic_prefix}manual."}),
-        topology, seed=seed, samples=samples, start=start, scenario=scenario,
-    )
+        manual = run_emulation(
+            kafka.model_copy(update={"topic_prefix": f"{kafka.topic_prefix}manual."}),
+            topology, seed=seed, samples=samples, start=start, scenario=scenario,
+        )
+    finally:
+        # Both runs' topics share the run's prefix, and Faust's own topics its group.
+        delete_run_topics(kafka, env["QIANLIYAN_APP_ID"])
     _print_comparison(automatic, manual)
     _print_influxdb(settings, start)
 

@@ -56,3 +56,39 @@ def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -
         return missing
     finally:
         admin.close()
+
+
+def run_topics(names: Iterable[str], kafka: KafkaSettings, group_id: str) -> list[str]:
+    """Return the names among ``names`` that belong to one run: under its topic prefix, or Faust's topics of its group.
+
+    Raises:
+        ValueError: the topic prefix or the group is empty, so every topic would match.
+    """
+    if not kafka.topic_prefix or not group_id:
+        raise ValueError(f"a run needs a topic prefix and a consumer group of its own, got prefix {kafka.topic_prefix!r} and group {group_id!r}")
+    return sorted(name for name in names if name.startswith(kafka.topic_prefix) or name.startswith(f"{group_id}-"))
+
+
+def delete_run_topics(kafka: KafkaSettings, group_id: str) -> list[str]:
+    """Delete the Kafka topics of one run (an evaluation part, a demo) and return their names, or [] after logging a failure as a warning.
+
+    Kafka deletes topics asynchronously, so a topic may still be listed for a moment after
+    this returns.
+    """
+    admin = None
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=kafka.bootstrap_servers.split(","), client_id="qianliyan-admin", request_timeout_ms=kafka.request_timeout_ms
+        )
+        names = run_topics(admin.list_topics(), kafka, group_id)
+        if names:
+            admin.delete_topics(names)
+    except KafkaError as exc:
+        logger.warning("could not delete the Kafka topics of group=%s prefix=%s: %r", group_id, kafka.topic_prefix, exc)
+        return []
+    finally:
+        if admin is not None:
+            admin.close()
+    logger.info("Kafka topics deleted group=%s prefix=%s count=%d", group_id, kafka.topic_prefix, len(names))
+    logger.debug("Kafka topics deleted topics=%s", ",".join(names))
+    return names

@@ -21,17 +21,17 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
 
 from detectors.anomaly import Anomaly
 from pipeline import topics
 from pipeline.errors import QianliyanError, ServiceUnavailableError
+from pipeline.kafka_admin import delete_run_topics
 from pipeline.settings import InfluxDBSettings, KafkaSettings, Settings
 from pipeline.sinks import influxql
 
@@ -160,43 +160,8 @@ def running_worker(settings: Settings, part: str, work_dir: Path) -> Iterator[Wo
         except QianliyanError as exc:
             logger.warning("could not drop the evaluation database %s: %s", influxdb.bucket, exc)
         logger.info("worker stopped part=%s returncode=%s database dropped=%s", part, process.returncode, influxdb.bucket)
-        deleted = delete_part_topics(kafka, group_id)
+        deleted = delete_run_topics(kafka, group_id)
         print(f"{part}: worker stopped, {len(deleted)} Kafka topics deleted ({kafka.topic_prefix}*, {group_id}-*)", file=sys.stderr, flush=True)
-
-
-def part_topics(names: Iterable[str], kafka: KafkaSettings, group_id: str) -> list[str]:
-    """Return the names among ``names`` that belong to one part: under its topic prefix, or Faust's topics of its group.
-
-    Raises:
-        ValueError: the topic prefix or the group is empty, so every topic would match.
-    """
-    if not kafka.topic_prefix or not group_id:
-        raise ValueError(f"a part needs a topic prefix and a consumer group of its own, got prefix {kafka.topic_prefix!r} and group {group_id!r}")
-    return sorted(name for name in names if name.startswith(kafka.topic_prefix) or name.startswith(f"{group_id}-"))
-
-
-def delete_part_topics(kafka: KafkaSettings, group_id: str) -> list[str]:
-    """Delete the Kafka topics of one part and return their names, or [] after logging a failure as a warning.
-
-    Kafka deletes topics asynchronously, so a topic may still be listed for a moment after
-    this returns.
-    """
-    admin = None
-    try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=kafka.bootstrap_servers.split(","), client_id=CLIENT_ID, request_timeout_ms=kafka.request_timeout_ms
-        )
-        names = part_topics(admin.list_topics(), kafka, group_id)
-        if names:
-            admin.delete_topics(names)
-    except KafkaError as exc:
-        logger.warning("could not delete the Kafka topics of group=%s prefix=%s: %r", group_id, kafka.topic_prefix, exc)
-        return []
-    finally:
-        if admin is not None:
-            admin.close()
-    logger.info("Kafka topics deleted group=%s count=%d topics=%s", group_id, len(names), ",".join(names))
-    return names
 
 
 def wait_until_caught_up(worker: WorkerHandle, timeout_seconds: float, quiet_seconds: float = 10.0) -> float:

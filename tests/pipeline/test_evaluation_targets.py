@@ -195,8 +195,8 @@ def test_default_samples_of_shipped_scenarios() -> None:
     assert emulator_samples(PipelineEvaluation(scenario=scenarios / "gpu-fell-off-bus.yaml", samples=30)) == 30
 
 
-def test_part_topics_prefix_and_group() -> None:
-    from pipeline.evaluation.worker_run import part_topics
+def test_run_topics_prefix_and_group() -> None:
+    from pipeline.kafka_admin import run_topics
     from pipeline.settings import KafkaSettings
 
     kafka = KafkaSettings(topic_prefix="eval-0a1b2c3d.")
@@ -205,15 +205,15 @@ def test_part_topics_prefix_and_group() -> None:
         "eval-99999999.anomalies", "eval-emulator-99999999-__assignor-__leader", "anomalies", "__consumer_offsets",
     ]
 
-    assert part_topics(names, kafka, "eval-emulator-0a1b2c3d") == [
+    assert run_topics(names, kafka, "eval-emulator-0a1b2c3d") == [
         "eval-0a1b2c3d.anomalies", "eval-0a1b2c3d.telemetry.gpu", "eval-emulator-0a1b2c3d-__assignor-__leader",
     ]
     with pytest.raises(ValueError, match="topic prefix"):
-        part_topics(names, KafkaSettings(topic_prefix=""), "eval-emulator-0a1b2c3d")
+        run_topics(names, KafkaSettings(topic_prefix=""), "eval-emulator-0a1b2c3d")
 
 
-def test_delete_part_topics_failure_is_warning(monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
-    import pipeline.evaluation.worker_run as worker_run
+def test_delete_run_topics_failure_is_warning(monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    import pipeline.kafka_admin as kafka_admin
     from kafka.errors import KafkaTimeoutError
 
     from pipeline.settings import KafkaSettings
@@ -221,10 +221,10 @@ def test_delete_part_topics_failure_is_warning(monkeypatch, caplog) -> None:  # 
     def unavailable(**kwargs):  # type: ignore[no-untyped-def]
         raise KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:9']")
 
-    monkeypatch.setattr(worker_run, "KafkaAdminClient", unavailable)
+    monkeypatch.setattr(kafka_admin, "KafkaAdminClient", unavailable)
 
-    with caplog.at_level("WARNING", logger=worker_run.__name__):
-        deleted = worker_run.delete_part_topics(KafkaSettings(topic_prefix="eval-0a1b2c3d."), "eval-nab-0a1b2c3d")
+    with caplog.at_level("WARNING", logger=kafka_admin.__name__):
+        deleted = kafka_admin.delete_run_topics(KafkaSettings(topic_prefix="eval-0a1b2c3d."), "eval-nab-0a1b2c3d")
 
     assert deleted == []
     [record] = caplog.records
