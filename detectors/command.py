@@ -329,18 +329,14 @@ def _print_faults(anomalies_path: Path, truth_path: Path, grace_seconds: float, 
     from detectors.anomaly import Anomaly
     from detectors.evaluation.faults import score_faults
     from detectors.evaluation.report import as_json as to_json
-    from detectors.evaluation.report import render_table
+    from pipeline.evaluation.tables import kind_table
     from pipeline.schemas import FaultTruth
 
     rows = score_faults(_read_jsonl(truth_path, FaultTruth), _read_jsonl(anomalies_path, Anomaly), grace_seconds=grace_seconds)
     if as_json:
         typer.echo(json.dumps(to_json(rows), indent=2))
         return
-    table = [
-        [row.kind, row.faults, row.detected, row.false_alarms, row.precision, row.recall, row.f1, row.detect_seconds_median, row.detect_seconds_max]
-        for row in rows
-    ]
-    typer.echo(render_table(["fault kind", "faults", "detected", "false alarms", "precision", "recall", "F1", "median TTD s", "max TTD s"], table))
+    typer.echo(kind_table(rows))
 
 
 def _print_smd(data_root: Path, as_json: bool) -> None:

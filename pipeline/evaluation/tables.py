@@ -4,18 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from detectors.evaluation.faults import KindScores
 from detectors.evaluation.report import render_table
 from pipeline.evaluation.parts import EmulatorResult, FaultFreeResult, NabResult, SmdResult
 from pipeline.evaluation.targets import TargetCheck
 
-KIND_HEADERS = ["fault kind", "faults", "detected", "false alarms", "precision", "recall", "F1", "median TTD s", "max TTD s"]
+KIND_HEADERS = [
+    "fault kind", "faults", "detected", "false alarms", "precision", "recall", "F1", "median TTD s", "max TTD s", "named", "median TTN s",
+]
 
 
 def emulator_table(result: EmulatorResult) -> str:
     """Return the per-kind table of an emulator run, the ``all`` row last."""
+    return kind_table(result.kinds)
+
+
+def kind_table(kinds: Sequence[KindScores]) -> str:
+    """Return one row per fault kind of fault-level scores.
+
+    TTD is the time to the first anomaly about the fault's place; "named" counts the
+    detected faults that an anomaly also named by kind, and TTN is the time to that.
+    """
     rows = [
-        [row.kind, row.faults, row.detected, row.false_alarms, row.precision, row.recall, row.f1, row.detect_seconds_median, row.detect_seconds_max]
-        for row in result.kinds
+        [row.kind, row.faults, row.detected, row.false_alarms, row.precision, row.recall, row.f1, row.detect_seconds_median, row.detect_seconds_max,
+         row.named, row.name_seconds_median]
+        for row in kinds
     ]
     return render_table(KIND_HEADERS, rows)
 
