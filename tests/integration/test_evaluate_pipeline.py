@@ -66,11 +66,13 @@ def test_evaluate_pipeline_command(services: None, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-4000:]
     results = json.loads(done.stdout)  # JSON only on standard output, progress on standard error
     assert list(results) == ["emulator", "nab", "fault-free"]
-    assert "emulator: published" in done.stderr and "waiting for the worker" in done.stderr
+    assert "emulator: published" in done.stderr
+    assert "waiting for the worker" in done.stderr
 
     emulator = results["emulator"]
     kinds = {row["kind"]: row for row in emulator["kinds"]}
-    assert emulator["scenario"] == SCENARIO.name and emulator["samples"] == SAMPLES
+    assert emulator["scenario"] == SCENARIO.name
+    assert emulator["samples"] == SAMPLES
     assert set(kinds) == {"gpu_fell_off_bus", "all"}
     assert kinds["gpu_fell_off_bus"]["faults"] == 1
     assert kinds["gpu_fell_off_bus"]["recall"] == 1.0
@@ -85,7 +87,8 @@ def test_evaluate_pipeline_command(services: None, tmp_path: Path) -> None:
     assert targets["TTD p50 instant"]["kinds"] == ["gpu_fell_off_bus"]
     assert targets["TTD p50 instant"]["figure"] == kinds["gpu_fell_off_bus"]["detect_seconds_median"]
     assert targets["TTD p50 hang"]["status"] == "not measured"
-    assert emulator["seconds"] > 0 and emulator["wait_seconds"] > 0
+    assert emulator["seconds"] > 0
+    assert emulator["wait_seconds"] > 0
 
     nab = results["nab"]
     assert nab["messages"] == 1127
@@ -96,16 +99,21 @@ def test_evaluate_pipeline_command(services: None, tmp_path: Path) -> None:
     assert nab["targets"] == []
 
     fault_free = results["fault-free"]
-    assert fault_free["samples"] == FAULT_FREE_SAMPLES and fault_free["gpus"] == 64
+    assert fault_free["samples"] == FAULT_FREE_SAMPLES
+    assert fault_free["gpus"] == 64
     assert fault_free["faults_started"] == 0
     assert fault_free["messages"] > 0
     assert fault_free["anomalies"] == sum(source["anomalies"] for source in fault_free["sources"])
     [target] = fault_free["targets"]
-    assert target["name"] == "anomalies without faults" and target["figure"] == fault_free["anomalies"] and target["goal"] == 0
+    assert target["name"] == "anomalies without faults"
+    assert target["figure"] == fault_free["anomalies"]
+    assert target["goal"] == 0
     assert target["status"] == ("met" if fault_free["anomalies"] == 0 else "NOT met")
 
     kept = sorted(path.name.split("-")[0] for path in keep.iterdir())
-    assert kept.count("worker") == 3 and kept.count("truth") == 2 and kept.count("anomalies") == 2
+    assert kept.count("worker") == 3
+    assert kept.count("truth") == 2
+    assert kept.count("anomalies") == 2
 
     stopped = [match for line in done.stderr.splitlines() if (match := STOPPED_LINE.match(line))]
     assert [match["part"] for match in stopped] == ["emulator", "nab", "fault-free"]

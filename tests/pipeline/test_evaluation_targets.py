@@ -59,10 +59,14 @@ def test_emulator_targets_not_met() -> None:
 
     checks = by_name(emulator_targets(kinds))
 
-    assert checks["precision"].status == "NOT met" and checks["precision"].figure == 0.5
-    assert checks["recall"].status == "NOT met" and checks["recall"].figure == pytest.approx(2 / 3)
-    assert checks["TTD p50 instant"].status == "NOT met" and checks["TTD p50 instant"].figure == 8.0
-    assert checks["TTD p50 hang"].status == "NOT met" and checks["TTD p50 hang"].figure == 90.0
+    assert checks["precision"].status == "NOT met"
+    assert checks["precision"].figure == 0.5
+    assert checks["recall"].status == "NOT met"
+    assert checks["recall"].figure == pytest.approx(2 / 3)
+    assert checks["TTD p50 instant"].status == "NOT met"
+    assert checks["TTD p50 instant"].figure == 8.0
+    assert checks["TTD p50 hang"].status == "NOT met"
+    assert checks["TTD p50 hang"].figure == 90.0
     assert checks["TTD p50 hang"].note == "1 of 2 faults detected"
     assert checks["TTD p50 fail-slow"].status == "not measured"
 
@@ -87,15 +91,20 @@ def test_class_without_detection_is_not_met() -> None:
 def test_fault_free_target() -> None:
     assert fault_free_targets(0)[0].met
     missed = fault_free_targets(3)[0]
-    assert not missed.met and missed.figure == 3 and missed.goal == 0
+    assert not missed.met
+    assert missed.figure == 3
+    assert missed.goal == 0
 
 
 def test_targets_table_lines() -> None:
     text = targets_table(emulator_targets([kind("gpu_fell_off_bus", median=7.0), kind("all", 1, 1)]))
     lines = {line.split("  ")[0]: line for line in text.splitlines()}
 
-    assert "NOT met" in lines["TTD p50 instant"] and "<= 5 s" in lines["TTD p50 instant"] and "7.000" in lines["TTD p50 instant"]
-    assert "met" in lines["recall"] and ">= 0.95" in lines["recall"]
+    assert "NOT met" in lines["TTD p50 instant"]
+    assert "<= 5 s" in lines["TTD p50 instant"]
+    assert "7.000" in lines["TTD p50 instant"]
+    assert "met" in lines["recall"]
+    assert ">= 0.95" in lines["recall"]
     assert "not measured" in lines["TTD p50 hang"]
 
 
@@ -116,7 +125,8 @@ def test_anomaly_sources_group_by_detector_and_entity() -> None:
     assert [(s.detector, s.entity, s.anomalies) for s in sources] == [
         ("stats.robust_z", "n1/gpu2", 2), ("job.hang", "job-1", 1), ("stats.robust_z", "n1/gpu3", 1),
     ]
-    assert sources[0].first == START + timedelta(seconds=1) and sources[0].last == START + timedelta(seconds=9)
+    assert sources[0].first == START + timedelta(seconds=1)
+    assert sources[0].last == START + timedelta(seconds=9)
     assert sources[1].fault_classes == ("job_hang",)
 
     table = fault_free_table(FaultFreeResult("small.yaml", 64, 120, 2826, 0, 4, 3.0, sources))
@@ -130,7 +140,8 @@ def test_find_crash_reads_new_complete_lines(tmp_path) -> None:  # type: ignore[
     log = tmp_path / "worker.log"
     log.write_text("[WARNING] spare pool empty\n")
     crash, offset = _find_crash(log, 0)
-    assert crash is None and offset == log.stat().st_size
+    assert crash is None
+    assert offset == log.stat().st_size
 
     with log.open("a") as handle:
         handle.write("[ERROR] [^----Agent*: pipeline.app.store_telemetry]: Crashed reason=4 validation errors for Anomaly\nTraceback")
