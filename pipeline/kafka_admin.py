@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterable
 
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -22,6 +23,18 @@ def all_topic_names(settings: KafkaSettings) -> list[str]:
     )]
 
 
+def broker_reachable(settings: KafkaSettings, timeout_seconds: float = 3.0) -> bool:
+    """Return whether any bootstrap server accepts a TCP connection within ``timeout_seconds``."""
+    for server in settings.bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_seconds):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
 def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -> list[str]:
     """Create the topics that do not exist yet and return the names that were created.
 
@@ -29,6 +42,12 @@ def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -
         ServiceUnavailableError: no broker responded at ``settings.bootstrap_servers``.
     """
     requested = list(names) if names is not None else all_topic_names(settings)
+    # A closed port fails in milliseconds here; the admin client would retry for its whole timeout.
+    if not broker_reachable(settings):
+        raise ServiceUnavailableError(
+            f"no Kafka broker accepts connections at {settings.bootstrap_servers}; start one with "
+            "'scripts/services.sh up' or set QIANLIYAN_KAFKA__BOOTSTRAP_SERVERS"
+        )
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=settings.bootstrap_servers.split(","),

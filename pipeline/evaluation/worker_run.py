@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from detectors.anomaly import Anomaly
 from pipeline import topics
 from pipeline.errors import QianliyanError, ServiceUnavailableError
-from pipeline.kafka_admin import delete_run_topics
+from pipeline.kafka_admin import broker_reachable, delete_run_topics
 from pipeline.settings import InfluxDBSettings, KafkaSettings, Settings
 from pipeline.sinks import influxql
 
@@ -84,21 +83,12 @@ def check_services(kafka: KafkaSettings, influxdb: InfluxDBSettings, timeout_sec
             ``/ping`` does not answer.
     """
     problems = []
-    if not any(_accepts_connections(server, timeout_seconds) for server in kafka.bootstrap_servers.split(",")):
+    if not broker_reachable(kafka, timeout_seconds):
         problems.append(f"no Kafka broker answers at {kafka.bootstrap_servers}")
     if not _influxdb_answers(influxdb.url, timeout_seconds):
         problems.append(f"InfluxDB does not answer at {influxdb.url}")
     if problems:
         raise ServiceUnavailableError(f"{' and '.join(problems)}; the pipeline evaluation needs both: {SERVICES_HINT}")
-
-
-def _accepts_connections(server: str, timeout_seconds: float) -> bool:
-    host, _, port = server.strip().rpartition(":")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_seconds):
-            return True
-    except (OSError, ValueError):
-        return False
 
 
 def _influxdb_answers(url: str, timeout_seconds: float) -> bool:
