@@ -68,6 +68,16 @@ def render_report(data: ReportData, generated_at: datetime | None = None) -> str
     )
 
 
+def _duration_text(data: ReportData) -> str:
+    """Return the incident's duration, or for a firing incident how long it ran at least, to the newest data shown."""
+    incident = data.incident
+    if incident.ended_at is not None:
+        return format_duration(incident.duration_seconds)
+    seen = [incident.last_update_at, *(row.time for row in data.anomalies)]
+    seen += [action.completed_at or action.issued_at for action in data.actions]
+    return f"at least {format_duration(max((max(seen) - incident.started_at).total_seconds(), 0.0))}, still firing"
+
+
 def _header(data: ReportData) -> str:
     incident = data.incident
     gpu = f", GPU {incident.gpu}" if incident.gpu is not None else ""
@@ -83,7 +93,7 @@ def _header(data: ReportData) -> str:
         ("Jobs", ", ".join(incident.jobs) or "-"),
         ("Start", format_time(incident.started_at)),
         ("End", end),
-        ("Duration", format_duration(incident.duration_seconds)),
+        ("Duration", _duration_text(data)),
         ("Anomalies", f"{incident.anomaly_count} (max score {format_score(incident.max_score)})"),
         ("Suppressed", str(incident.suppressed_count)),
         ("Actions", str(len(data.actions))),

@@ -98,3 +98,15 @@ def test_time_ticks_round_minutes() -> None:
     assert step == 300
     assert ticks[0] == datetime(2026, 1, 1, 11, 55, tzinfo=timezone.utc)
     assert ticks[-1] == datetime(2026, 1, 1, 12, 20, tzinfo=timezone.utc)
+
+
+def test_firing_incident_duration_is_a_lower_bound(report_data: ReportData) -> None:
+    incident = dataclasses.replace(report_data.incident, ended_at=None, status="firing", last_update_at=report_data.incident.started_at)
+    firing = dataclasses.replace(report_data, incident=incident)
+    newest = max([row.time for row in firing.anomalies] + [action.completed_at or action.issued_at for action in firing.actions])
+
+    page = render_report(firing)
+
+    expected = format_duration((newest - incident.started_at).total_seconds())
+    assert f"<dt>Duration</dt><dd>at least {expected}, still firing</dd>" in page
+    assert expected != "0 s"
