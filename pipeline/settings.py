@@ -116,9 +116,15 @@ class Settings(BaseSettings):
     detection_enabled: bool = Field(default=True, description="Run the detectors in the worker and publish anomalies.")
     detection_model_path: Path | None = Field(
         default=None,
-        description="Model file from 'qianliyan train' on GPU fields; the worker scores every GPU with it. Unset: no trained model runs.",
+        description="Model file from 'qianliyan train' on GPU fields; the worker scores every GPU with it. Unset or empty: no trained model runs.",
     )
     metrics_host: str = Field(default="127.0.0.1", description="Address of the Prometheus /metrics endpoint.")
     metrics_port: int = Field(default=9464, ge=0, le=65535, description="Port of the /metrics endpoint; 0 turns it off.")
     stats_interval_seconds: float = Field(default=10.0, gt=0, description="How often the worker writes pipeline_stats to InfluxDB.")
     log_level: str = "INFO"
+
+    @field_validator("detection_model_path", mode="before")
+    @classmethod
+    def _empty_model_path_is_none(cls, value: object) -> object:
+        # Compose passes an unset variable as an empty string.
+        return None if isinstance(value, str) and not value.strip() else value

@@ -22,3 +22,9 @@ def test_invalid_env_exits_with_two(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings()
 
     assert caught.value.exit_code == 2
+
+
+def test_empty_model_path_means_no_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QIANLIYAN_DETECTION_MODEL_PATH", "")
+
+    assert load_settings().detection_model_path is None
