@@ -42,7 +42,7 @@ def state_key(message: Envelope) -> str:
 
 
 class DetectionEngine:
-    """Rules, per-GPU and per-series statistics, peer comparison, job-level detectors and an optional trained model.
+    """Rules, per-GPU, per-CDU and per-series statistics, peer comparison, job-level checks, silent sources and an optional model.
 
     NOTE: state lives in memory, so a restarted worker re-learns its statistics and may
     report a condition that was already active once more.
