@@ -104,7 +104,7 @@ PFC_PAUSE_FRACTION_WARN: Final = 0.5
 LINK_FLAPS_CRITICAL: Final = 2
 LINK_FLAP_WINDOW_SECONDS: Final = 300.0
 # RDMA congestion on one port, over a sliding window: out-of-sequence packets per second
-# at or above which the port sees drops or ECMP collisions (a healthy lossless fabric
+# at or above which the port has drops or ECMP collisions (a healthy lossless fabric
 # shows almost none), or retransmit timeouts (local_ack_timeout_err) at or above a count.
 # Estimates.
 RDMA_OUT_OF_SEQUENCE_PER_SECOND_WARN: Final = 10.0

@@ -49,7 +49,7 @@ def setup_logging(level: str) -> None:
     for name in ("kafka", "aiokafka"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     # kafka-python warns whenever one of its network tasks runs over 0.1 s, which happens
-    # on any busy machine and says nothing about the pipeline.
+    # on any busy machine and tells nothing about the pipeline.
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
 
 

@@ -17,7 +17,7 @@ it is not scored, and an alarm raised about it counts as false. Per fault kind:
   anomaly's ``fault_class``: the first sign that something is wrong at the place,
 - named = detected faults with a matching anomaly whose ``fault_class`` is the fault's
   kind, and time to name = first such anomaly time - fault start: when the pipeline
-  could say what the fault is.
+  identified the fault.
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ class EventClock:
     still waiting on the slower one look missing.
 
     The clock is therefore the oldest "last read" event time among the partitions that
-    still hold unread messages (their high watermark lies past the last offset read). A
-    partition read to its end holds nothing that could be earlier, so it does not hold
-    the clock back; when every partition is read to its end, the clock is the newest event
+    still have unread messages (their high watermark lies past the last offset read). A
+    partition read to its end has nothing that could be earlier, so it does not hold
+    the clock back. When every partition is read to its end, the clock is the newest event
     time read. The clock never moves backwards.
 
     Args:

@@ -78,9 +78,9 @@ class DetectionEngine:
 
         ``clock`` is the event time up to which every input has been read (see
         :class:`pipeline.agents.event_clock.EventClock`). The checks for what did not
-        arrive (hangs, silent sources, peers that did not report) use it; without it they
-        use the newest event time seen, which is right only when the input is read in
-        event-time order.
+        arrive (hangs, silent sources, peers that did not report) use it. Without it they
+        use the newest event time seen, which is right only for input read in event-time
+        order.
         """
         anomalies: list[Anomaly] = []
         for message in messages:

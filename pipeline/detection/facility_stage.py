@@ -20,7 +20,7 @@ class FacilityDriftStage:
 
     Each CDU gets one two-sided :class:`detectors.stats.Cusum` over ``FACILITY_GAUGES``. The
     supply temperature follows the facility water, not the rack's load, so it stays flat
-    through checkpoints and restarts, and a drift of a few degrees stands out. The rule
+    through checkpoints and restarts, so a drift of a few degrees is clear. The rule
     limits of ``rule.cooling`` catch the large, fast changes; this stage catches the slow
     ones before they reach those limits.
 

@@ -1,4 +1,4 @@
-"""Which nodes belong to which training job now, learnt from the jobs' progress messages."""
+"""Job membership: the nodes of each training job now, learnt from the jobs' progress messages."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class JobMembership:
     """Track the member nodes of every job from ``JobProgress`` messages.
 
     Each rank of a job reports every step with its node, so the node that last reported a
-    rank holds it. A node that takes over a rank replaces the previous holder at once,
+    rank has it. A node that takes over a rank replaces the previous holder at once,
     which is what a hot-spare swap looks like. A node that stops reporting while the rest
     of its job goes on (the job shrank, or the node left) drops out once the job's newest
     progress is more than ``stale_seconds`` of event time ahead of the node's. While the
@@ -43,7 +43,7 @@ class JobMembership:
         self._node_job: dict[str, str] = {}
 
     def observe(self, message: JobProgress) -> None:
-        """Record that ``message.node`` holds ``message.rank`` of ``message.job``."""
+        """Record that ``message.node`` has ``message.rank`` of ``message.job``."""
         previous_job = self._node_job.get(message.node)
         if previous_job is not None and previous_job != message.job:
             self._remove(previous_job, message.node)

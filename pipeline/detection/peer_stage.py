@@ -56,7 +56,7 @@ class PeerStage:
     """Find the node of a job whose GPU gauges differ from its peers' at the same time step.
 
     Job membership comes from ``JobProgress`` (see :class:`JobMembership`), so a node
-    reports into the comparison only while it holds a rank. A hot spare that takes a
+    enters the comparison only while it has a rank. A hot spare that takes a
     rank replaces the node it swapped out at once, and a GPU sample of a node in no job
     is ignored.
 
@@ -68,7 +68,7 @@ class PeerStage:
 
     Each gauge is divided by its :data:`PEER_SCALES` unit before the comparison, so the
     deviation is in units of the larger of that unit and the peers' spread (1.4826 MAD).
-    Only gauges below the peers' median count: a slow node holds back every step of a
+    Only gauges below the peers' median count: a slow node delays every step of a
     synchronous job, while a node that runs faster than most (its rack is cooler than the
     others) costs nothing. While the job announces a planned stop (``JobGoodput`` state
     checkpointing, isolating, restarting or paused) its nodes idle in turn, so steps of

@@ -30,7 +30,7 @@ class EvaluationInputError(QianliyanError, ValueError):
 
 @dataclass(frozen=True)
 class PipelineEvaluation:
-    """What ``qianliyan evaluate --pipeline`` runs; the defaults are those of the recorded figures."""
+    """Options of one ``qianliyan evaluate --pipeline`` run. The defaults are those of the recorded figures."""
 
     parts: tuple[str, ...] = PARTS
     scenario: Path = p.DEFAULT_SCENARIO
@@ -182,7 +182,7 @@ def run_pipeline_evaluation(
 
     Raises:
         EvaluationInputError: an input file is missing or invalid, or the ``keep`` folder cannot be created.
-        ServiceUnavailableError: Kafka or InfluxDB does not answer.
+        ServiceUnavailableError: Kafka or InfluxDB does not respond.
         WorkerExitedError, CatchUpTimeoutError: a worker failed or fell behind.
     """
     check_inputs(evaluation)

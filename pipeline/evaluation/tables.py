@@ -22,8 +22,8 @@ def emulator_table(result: EmulatorResult) -> str:
 def kind_table(kinds: Sequence[KindScores]) -> str:
     """Return one row per fault kind of fault-level scores.
 
-    TTD is the time to the first anomaly about the fault's place; "named" counts the
-    detected faults that an anomaly also named by kind, and TTN is the time to that.
+    TTD is the time to the first anomaly about the fault's place. "named" counts the
+    detected faults that an anomaly also named by kind, and TTN is the time to that name.
     """
     rows = [
         [row.kind, row.faults, row.detected, row.false_alarms, row.precision, row.recall, row.f1, row.detect_seconds_median, row.detect_seconds_max,

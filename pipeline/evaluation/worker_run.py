@@ -58,7 +58,7 @@ class WorkerCrashedError(QianliyanError, RuntimeError):
 
 
 CRASH_MARKER = "Crashed reason="
-"""What Faust logs when an agent raises; the agent then stops consuming for good."""
+"""Log text of an agent that raised. Faust then stops that agent for good."""
 
 
 @dataclass
@@ -76,17 +76,17 @@ class WorkerHandle:
 
 
 def check_services(kafka: KafkaSettings, influxdb: InfluxDBSettings, timeout_seconds: float = 3.0) -> None:
-    """Fail fast, with one line naming the addresses, when Kafka or InfluxDB does not answer.
+    """Fail fast, with one line naming the addresses, when Kafka or InfluxDB does not respond.
 
     Raises:
         ServiceUnavailableError: no bootstrap server accepts a TCP connection, or InfluxDB's
-            ``/ping`` does not answer.
+            ``/ping`` does not respond.
     """
     problems = []
     if not broker_reachable(kafka, timeout_seconds):
-        problems.append(f"no Kafka broker answers at {kafka.bootstrap_servers}")
+        problems.append(f"no Kafka broker responds at {kafka.bootstrap_servers}")
     if not _influxdb_answers(influxdb.url, timeout_seconds):
-        problems.append(f"InfluxDB does not answer at {influxdb.url}")
+        problems.append(f"InfluxDB does not respond at {influxdb.url}")
     if problems:
         raise ServiceUnavailableError(f"{' and '.join(problems)}; the pipeline evaluation needs both: {SERVICES_HINT}")
 
@@ -96,7 +96,7 @@ def _influxdb_answers(url: str, timeout_seconds: float) -> bool:
         with urllib.request.urlopen(f"{url.rstrip('/')}/ping", timeout=timeout_seconds):
             return True
     except urllib.error.HTTPError as exc:
-        return exc.code < 500  # it answered, if only to say that /ping needs authentication
+        return exc.code < 500  # A 401 or 403 still means InfluxDB is up and /ping needs authentication.
     except (urllib.error.URLError, OSError, ValueError):
         return False
 

@@ -133,7 +133,8 @@ def test_pipeline_unknown_part_rejected() -> None:
 
     assert result.exit_code == 2
     text = plain(result.output)
-    assert "bogus" in text and "fault-free" in text
+    assert "bogus" in text
+    assert "fault-free" in text
 
 
 def test_pipeline_options_need_pipeline() -> None:
@@ -168,7 +169,9 @@ def test_pipeline_unreachable_services_one_line_error() -> None:
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1
-    assert kafka in errors[0] and influxdb in errors[0] and "scripts/services.sh up" in errors[0]
+    assert kafka in errors[0]
+    assert influxdb in errors[0]
+    assert "scripts/services.sh up" in errors[0]
     assert "Traceback" not in result.output
 
 

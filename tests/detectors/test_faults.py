@@ -153,7 +153,7 @@ def test_node_anomaly_gets_rack_from_other_anomalies() -> None:
     assert rows[-1].false_alarms == 0
 
 
-def test_planned_maintenance_not_scored_and_its_alarms_are_false() -> None:
+def test_planned_maintenance_not_scored() -> None:
     truth = [fault("f1", "planned_maintenance", 10, 70)]
 
     rows = score_faults(truth, [anomaly(20)])

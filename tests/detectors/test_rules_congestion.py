@@ -23,7 +23,7 @@ def counters(seconds: int, out_of_sequence_per_second: int = 0, timeouts_at: tup
 
 @pytest.mark.parametrize(("rate", "fires"), [(9, False), (10, True)], ids=["below", "at_limit"])
 def test_out_of_sequence_rate_boundary(rate: int, fires: bool) -> None:
-    # The window holds 10 one-second increases once 11 samples have arrived.
+    # The window contains 10 one-second increases once 11 samples have arrived.
     raised = run(RdmaCongestionRule(), counters(11, out_of_sequence_per_second=rate))
 
     assert any(raised[-1]) is fires

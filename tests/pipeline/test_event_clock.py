@@ -72,11 +72,11 @@ def test_engine_hang_waits_for_the_clock() -> None:
     engine.process([progress(step, step * 2.0) for step in range(1, 5)])
 
     # Other topics are read up to 200 s, but the job's partition only up to 8 s.
-    held = engine.process([], clock=at(8))
+    while_lagging = engine.process([], clock=at(8))
     engine.watermark = at(200)
-    still_held = engine.process([], clock=at(8))
+    while_lagging_again = engine.process([], clock=at(8))
     released = engine.process([], clock=at(60))
 
-    assert held == []
-    assert still_held == []
+    assert while_lagging == []
+    assert while_lagging_again == []
     assert [anomaly.detector for anomaly in released] == ["job.hang"]
